@@ -1,0 +1,176 @@
+"""Fits on recorded curves: linear rates, power laws, hitting times.
+
+Every fit returns a :class:`Fit` with the estimate and measures of its quality
+(coefficient of determination and the standard error of the slope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as v
+
+__all__ = ["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time"]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares line ``y = slope * x + intercept`` on the selected points.
+
+    Attributes
+    ----------
+    estimate : float
+        The quantity asked for (the slope, or minus the slope for a rate).
+    slope, intercept : float
+    r2 : float
+        Coefficient of determination (1 = the points lie on the line).
+    stderr : float
+        Standard error of the slope (0 with two points).
+    npoints : int
+    """
+
+    estimate: float
+    slope: float
+    intercept: float
+    r2: float
+    stderr: float
+    npoints: int
+
+
+def _window(name, x, y, window):
+    x = v.array(f"{name} x", x, ndim=1)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != x.shape:
+        raise ValueError(f"{name}: x and y must have the same shape, got {x.shape} and {y.shape}")
+    keep = np.ones(x.shape, bool)
+    if window is not None:
+        if len(window) != 2 or not window[0] < window[1]:
+            raise ValueError(f"window must be a pair (lo, hi) with lo < hi, got {window!r}")
+        keep &= (x >= window[0]) & (x <= window[1])
+    return x, y, keep
+
+
+def fit_line(x, y) -> Fit:
+    """Ordinary least squares of ``y`` on ``x`` (finite points only, at least two).
+
+    Parameters
+    ----------
+    x, y : array_like of shape (N,)
+
+    Returns
+    -------
+    Fit
+        ``estimate`` is the slope.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 2 or np.ptp(x) == 0:
+        raise ValueError(f"a line fit needs at least two finite points with distinct x, got {x.size}")
+    xm, ym = x.mean(), y.mean()
+    sxx = np.sum((x - xm) ** 2)
+    slope = np.sum((x - xm) * (y - ym)) / sxx
+    intercept = ym - slope * xm
+    resid = y - (slope * x + intercept)
+    sst = np.sum((y - ym) ** 2)
+    r2 = 1.0 - np.sum(resid ** 2) / sst if sst > 0 else 1.0
+    stderr = np.sqrt(np.sum(resid ** 2) / (x.size - 2) / sxx) if x.size > 2 else 0.0
+    return Fit(float(slope), float(slope), float(intercept), float(r2), float(stderr), int(x.size))
+
+
+def fit_rate(t, err, *, window: tuple[float, float] | None = None, floor: float = 0.0) -> Fit:
+    """Linear convergence rate of a semilog curve: ``err(t) ~ C exp(-rate * t)``.
+
+    Parameters
+    ----------
+    t : array_like (T,)
+        Iterations.
+    err : array_like (T,)
+        A positive error curve.
+    window : (t0, t1), keyword-only, optional
+        Fit only ``t0 <= t <= t1``.
+    floor : float >= 0, keyword-only
+        Ignore points with ``err <= floor`` (e.g. the float64 floor).
+
+    Returns
+    -------
+    Fit
+        ``estimate`` is the rate per iteration, ``-d ln(err)/dt`` (positive for decay).
+    """
+    floor = v.real("floor", floor, nonnegative=True)
+    t, err, keep = _window("fit_rate", t, err, window)
+    keep &= np.isfinite(err) & (err > floor)
+    f = fit_line(t[keep], np.log(err[keep]))
+    return Fit(-f.slope, f.slope, f.intercept, f.r2, f.stderr, f.npoints)
+
+
+def fit_power(x, y, *, window: tuple[float, float] | None = None) -> Fit:
+    """Power-law exponent: slope of ``ln y`` against ``ln x``.
+
+    Use it for a log-log window of an error curve (``x = t``) and for the
+    log-log slope of rates against ``alpha``.
+
+    Parameters
+    ----------
+    x, y : array_like (N,), positive
+    window : (lo, hi), keyword-only, optional
+        Keep only ``lo <= x <= hi``.
+
+    Returns
+    -------
+    Fit
+        ``estimate`` is the exponent.
+    """
+    x, y, keep = _window("fit_power", x, y, window)
+    keep &= (x > 0) & (y > 0) & np.isfinite(y)
+    return fit_line(np.log(x[keep]), np.log(y[keep]))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """First recorded time a curve crosses a level.
+
+    Attributes
+    ----------
+    time : float
+        First recorded ``t`` with the curve past the level (NaN if never).
+    resolution : float
+        Spacing to the previous record: the crossing happened in ``(time - resolution, time]``.
+    """
+
+    time: float
+    resolution: float
+
+    @property
+    def hit(self) -> bool:
+        return bool(np.isfinite(self.time))
+
+
+def hitting_time(t, curve, level: float, *, direction: str = "below") -> Hit:
+    """First recorded iteration at which ``curve <= level`` (``"below"``) or ``>= level`` (``"above"``).
+
+    Parameters
+    ----------
+    t : array_like (T,), increasing
+    curve : array_like (T,)
+    level : float
+    direction : {"below", "above"}, keyword-only
+
+    Returns
+    -------
+    Hit
+    """
+    level = v.real("level", level)
+    direction = v.choice("direction", direction, ("below", "above"))
+    t, curve, _ = _window("hitting_time", t, curve, None)
+    past = curve <= level if direction == "below" else curve >= level
+    idx = np.flatnonzero(past)
+    if idx.size == 0:
+        return Hit(float("nan"), float("nan"))
+    i = int(idx[0])
+    return Hit(float(t[i]), float(t[i] - t[i - 1]) if i > 0 else 0.0)

@@ -1,0 +1,83 @@
+"""Chapter parameters: presets plus validated user overrides.
+
+Every chapter's ``parameters`` cell declares typed defaults, most of them
+``None`` meaning "the preset's value". :func:`configure` merges them with the
+chosen preset and validates each value against the type of the preset's value,
+so a wrong papermill ``-p`` is refused with one message before any work starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from types import SimpleNamespace
+
+__all__ = ["configure"]
+
+
+def _check(name, value, like):
+    """Validate ``value`` against the preset value ``like`` (same kind, positive numbers)."""
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"parameter {name} must be True or False, got {value!r}")
+    elif isinstance(like, numbers.Integral):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"parameter {name} must be an integer, got {value!r}")
+        if value < 0 or (like > 0 and value == 0):
+            raise ValueError(f"parameter {name} must be an integer >= {0 if like == 0 else 1}, got {value}")
+        value = int(value)
+    elif isinstance(like, numbers.Real):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value == value:
+            raise ValueError(f"parameter {name} must be a real number, got {value!r}")
+        if not 0 < value < float("inf"):
+            raise ValueError(f"parameter {name} must be a finite number > 0, got {value}")
+        value = float(value)
+    elif isinstance(like, str):
+        if not isinstance(value, str):
+            raise ValueError(f"parameter {name} must be a string, got {value!r}")
+    elif isinstance(like, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
+            raise ValueError(f"parameter {name} must be a non-empty list, got {value!r}")
+        item = like[0]
+        value = [_check(f"{name}[{i}]", x, item) for i, x in enumerate(value)]
+    return value
+
+
+def configure(preset: str, presets: dict, *, results_dir=None, **given) -> SimpleNamespace:
+    """Merge a chapter's parameters with its preset and validate them.
+
+    Parameters
+    ----------
+    preset : str
+        Name of a preset, a key of ``presets`` (the chapters use ``"book"``, fast,
+        and ``"paper"``, the papers' sizes and horizons).
+    presets : dict of dict
+        ``{preset name: {parameter: value}}``; every preset has the same keys.
+        The type of each value fixes what is accepted for that parameter:
+        ``bool``; ``int`` (``>= 1``, or ``>= 0`` if the preset value is 0);
+        ``float`` (finite, ``> 0``); ``str``; non-empty ``list`` of such.
+    results_dir : str or None, keyword-only
+        Folder for ``claims.json`` and figures (created later by whoever writes).
+    **given
+        The chapter's parameters; ``None`` takes the preset's value.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        Attributes: every parameter, plus ``preset`` and ``results_dir``.
+    """
+    if not isinstance(presets, dict) or not presets:
+        raise ValueError("presets must be a non-empty dict of dicts")
+    if not isinstance(preset, str) or preset not in presets:
+        raise ValueError(f"parameter preset must be one of {', '.join(map(repr, presets))}; got {preset!r}")
+    base = presets[preset]
+    unknown = sorted(set(given) - set(base))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(base))}")
+    out = {}
+    for name, like in base.items():
+        value = given.get(name)
+        out[name] = like if value is None else _check(name, value, like)
+    if results_dir is not None and not isinstance(results_dir, (str, os.PathLike)):
+        raise ValueError(f"parameter results_dir must be a path (string) or None, got {results_dir!r}")
+    return SimpleNamespace(preset=preset, results_dir=None if results_dir is None else os.fspath(results_dir), **out)

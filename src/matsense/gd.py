@@ -1,0 +1,461 @@
+"""Factorized gradient descent for matrix sensing, batched over runs that share one operator.
+
+Two parameterizations, with the losses and step-size conventions of the papers' notes:
+
+``"symmetric"`` (paper B, :math:`M=XX^\\top`, :math:`X\\in\\mathbb R^{n\\times k}`)
+    :math:`f(X)=\\tfrac14\\|\\mathcal A(XX^\\top)-y\\|_2^2`,
+    :math:`X_{t+1}=X_t-\\eta\\,\\mathrm{sym}(D_t)\\,X_t` with
+    :math:`D_t=\\mathcal A^*(\\mathcal A(X_tX_t^\\top)-y)` and
+    :math:`\\mathrm{sym}(D)=(D+D^\\top)/2`.
+
+``"asymmetric"`` (paper A's :math:`UV^\\top`, paper B's :math:`FG^\\top`)
+    :math:`f(U,V)=\\tfrac12\\|\\mathcal A(UV^\\top)-y\\|_2^2`, simultaneous updates
+    :math:`U_{t+1}=U_t-\\eta D_tV_t`, :math:`V_{t+1}=V_t-\\eta D_t^\\top U_t`,
+    :math:`D_t=\\mathcal A^*(\\mathcal A(U_tV_t^\\top)-y)` (paper A writes
+    :math:`M_t=-D_t` and calls the step :math:`\\mu`).
+
+Runs that share the operator (sweeps over ``alpha``, ``eta``, ``seed`` and ``k``)
+advance together: the factors are stacked as ``(B, n, k_max)`` (zero-padded in
+``k``; zero columns receive exactly zero gradient), and each application of the
+operator is one matrix-matrix product. Metrics are recorded every
+``record_every`` iterations; iterates are never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from . import _validate as v
+from .problems import Problem
+
+__all__ = ["GDResult", "DivergenceError", "initial_factors", "rebalance", "run_gd"]
+
+PARAMETERIZATIONS = ("asymmetric", "symmetric")
+INITS = ("random", "imbalanced", "balanced")
+
+
+class DivergenceError(FloatingPointError):
+    """Gradient descent diverged; the message names the step size and a safe bound."""
+
+
+@dataclass
+class GDResult:
+    """Recorded curves of a batch of ``B`` gradient-descent runs.
+
+    Every curve has shape ``(B, T)`` (``T = len(t)``), one row per run; the runs'
+    parameters are in ``k``, ``alpha``, ``eta`` and ``seed`` (shape ``(B,)``).
+    :math:`X_t` denotes :math:`U_tV_t^\\top` (or :math:`X_tX_t^\\top` for the symmetric
+    parameterization, where ``V`` is ``U``), and :math:`X^\\star` the ground truth.
+
+    Attributes
+    ----------
+    parameterization : str
+    t : ndarray of int, shape (T,)
+        Iterations at which the metrics were recorded (``0`` and ``iters`` included).
+    error : (B, T)
+        :math:`\\|X_t-X^\\star\\|_F`.
+    rel_error : (B, T)
+        :math:`\\|X_t-X^\\star\\|_F/\\|X^\\star\\|_F`.
+    loss : (B, T)
+        Training loss :math:`f` (1/4 or 1/2 convention as above).
+    residual : (B, T)
+        Relative residual :math:`\\|\\mathcal A(X_t)-y\\|_2/\\|y\\|_2`, computable from data alone.
+    singular_values : (B, T, s)
+        All ``s = min(n1, n2, k_max)`` leading singular values of :math:`X_t`, decreasing.
+    imbalance_op, imbalance_fro : (B, T)
+        :math:`\\|U_t^\\top U_t-V_t^\\top V_t\\|` in operator and Frobenius norm
+        (identically 0 for the symmetric parameterization).
+    coupling : (B, T)
+        :math:`\\|U_\\star^\\top U_t-V_\\star^\\top V_t\\|` (operator norm).
+    angle_truth, angle_spectral : (B, T)
+        Sine of the largest principal angle between the top-``r`` left/right singular
+        subspaces of :math:`X_t` and those of :math:`X^\\star` (resp. of the spectral
+        estimate :math:`\\mathcal A^*(y)`); the larger of the left and right values.
+    lifted_plus, lifted_minus : (B, T, r)
+        Norms :math:`\\|[u_i;\\pm v_i]^\\top W_t\\|_2/\\sqrt2` of the lifted factor
+        :math:`W_t=[U_t;V_t]` along the eigenvectors of the dilation of :math:`X^\\star`.
+    U, V : (B, n1, k_max), (B, n2, k_max)
+        Final factors (zero-padded beyond each run's ``k``).
+    k, alpha, eta, seed : (B,)
+        Parameters of each run (``alpha`` is NaN for user-supplied initial factors).
+    rebalanced_at : (B,) int
+        Iteration of the one-step rebalancing, ``-1`` if it did not happen.
+    """
+
+    parameterization: str
+    t: np.ndarray
+    error: np.ndarray
+    rel_error: np.ndarray
+    loss: np.ndarray
+    residual: np.ndarray
+    singular_values: np.ndarray
+    imbalance_op: np.ndarray
+    imbalance_fro: np.ndarray
+    coupling: np.ndarray
+    angle_truth: np.ndarray
+    angle_spectral: np.ndarray
+    lifted_plus: np.ndarray
+    lifted_minus: np.ndarray
+    U: np.ndarray
+    V: np.ndarray
+    k: np.ndarray
+    alpha: np.ndarray
+    eta: np.ndarray
+    seed: np.ndarray
+    rebalanced_at: np.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        return self.error.shape[0]
+
+    def member(self, i: int) -> "GDResult":
+        """The ``i``-th run as a batch of one (final factors trimmed to its ``k``)."""
+        i = v.integer("i", i, minimum=-self.batch_size, maximum=self.batch_size - 1)
+        out = {}
+        for f in fields(self):
+            val = getattr(self, f.name)
+            out[f.name] = val if f.name in ("parameterization", "t") else val[i:i + 1 or None]
+        k = int(self.k[i])
+        out["U"], out["V"] = out["U"][:, :, :k], out["V"][:, :, :k]
+        return GDResult(**out)
+
+
+# ---------------------------------------------------------------------------- initialization
+def initial_factors(n1: int, n2: int, k: int, alpha: float, *, init: str = "random",
+                    ratio: float = 1 / 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Small random initial factors of scale ``alpha``.
+
+    ``U0 = alpha * U~`` and ``V0 = c * alpha * V~`` where ``U~`` and ``V~`` are
+    independent with i.i.d. entries ``N(0, 1/n1)`` and ``N(0, 1/n2)`` (so each
+    column of ``U0`` has expected squared norm ``alpha**2``). The symmetric
+    parameterization uses ``X0 = U0``. The columns are nested: the same ``seed``
+    with a larger ``k`` only appends columns.
+
+    Parameters
+    ----------
+    n1, n2, k : int
+        Shapes; the factors are ``(n1, k)`` and ``(n2, k)``.
+    alpha : float > 0
+        Initialization scale.
+    init : {"random", "imbalanced", "balanced"}, keyword-only
+        ``"random"``: ``c = 1`` (independent, equal scale, paper A);
+        ``"imbalanced"``: ``c = ratio`` (paper B uses ``alpha`` and ``alpha/3``);
+        ``"balanced"``: ``V0 = U0`` (needs ``n1 == n2``).
+    ratio : float in (0, 1], keyword-only
+        Scale of ``V0`` relative to ``U0`` for ``"imbalanced"``.
+    seed : int, keyword-only
+
+    Returns
+    -------
+    U0 : ndarray (n1, k)
+    V0 : ndarray (n2, k)
+    """
+    n1 = v.integer("n1", n1, minimum=1)
+    n2 = v.integer("n2", n2, minimum=1)
+    k = v.integer("k", k, minimum=1)
+    alpha = v.real("alpha", alpha, positive=True)
+    init = v.choice("init", init, INITS)
+    ratio = v.real("ratio", ratio, positive=True)
+    if ratio > 1:
+        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
+    seed = v.integer("seed", seed, minimum=0)
+    if init == "balanced" and n1 != n2:
+        raise ValueError(f"init='balanced' needs n1 == n2, got n1={n1}, n2={n2}")
+    su, sv = np.random.SeedSequence(seed).spawn(2)
+    U0 = alpha * np.random.default_rng(su).standard_normal((k, n1)).T / np.sqrt(n1)
+    if init == "balanced":
+        return np.ascontiguousarray(U0), np.ascontiguousarray(U0.copy())
+    c = ratio if init == "imbalanced" else 1.0
+    V0 = c * alpha * np.random.default_rng(sv).standard_normal((k, n2)).T / np.sqrt(n2)
+    return np.ascontiguousarray(U0), np.ascontiguousarray(V0)
+
+
+# ---------------------------------------------------------------------------- rebalancing
+def rebalance(F, G) -> tuple[np.ndarray, np.ndarray]:
+    """One-step rebalancing in the spirit of paper B, Section 5 (our reconstruction).
+
+    With the thin SVD ``F = W S Z^T`` and ``beta = ||F G^T||_op``, return
+    ``F' = sqrt(beta) W Z^T`` and ``G' = G Z S Z^T / sqrt(beta)``. Then
+    ``F' G'^T = F G^T`` exactly, every nonzero singular value of ``F'`` equals
+    ``sqrt(beta)``, and the imbalance ``F'^T F' - G'^T G'`` jumps from order
+    ``alpha**2`` to order ``beta``. The paper's own equation (5.1) was not available
+    to us; this step has the properties its abstract and reviews describe.
+
+    Parameters
+    ----------
+    F : ndarray (n1, k)
+    G : ndarray (n2, k)
+
+    Returns
+    -------
+    F_new, G_new : ndarrays of the same shapes
+    """
+    F = v.array("F", F, ndim=2)
+    G = v.array("G", G, shape=(None, F.shape[1]))
+    W, S, Zt = np.linalg.svd(F, full_matrices=False)
+    beta = np.linalg.norm(F @ G.T, 2)
+    if beta == 0:
+        raise ValueError("rebalance needs F G^T != 0")
+    root = np.sqrt(beta)
+    return root * (W @ Zt), (G @ (Zt.T * S) @ Zt) / root
+
+
+# ---------------------------------------------------------------------------- the loop
+def _broadcast(**lists):
+    n = max(len(x) for x in lists.values())
+    for name, x in lists.items():
+        if len(x) not in (1, n):
+            raise ValueError(f"{name} has {len(x)} values but other sweeps have {n}; "
+                             f"sweeps must have equal lengths (or length 1)")
+    return n, {name: (x * n if len(x) == 1 else x) for name, x in lists.items()}
+
+
+def _user_init(init, parameterization, n1, n2):
+    """Validate user-supplied initial factors; return stacks (B, n1, k), (B, n2, k)."""
+    if parameterization == "symmetric":
+        X0 = v.array("init", init, ndim=(2, 3))
+        X0 = X0[None] if X0.ndim == 2 else X0
+        if X0.shape[1] != n1:
+            raise ValueError(f"init must have shape ({n1}, k) or (B, {n1}, k), got {X0.shape}")
+        return X0, X0
+    if not (isinstance(init, (tuple, list)) and len(init) == 2):
+        raise ValueError("init must be 'random', 'imbalanced', 'balanced' or a pair of arrays (U0, V0)")
+    U0 = v.array("init[0] (U0)", init[0], ndim=(2, 3))
+    V0 = v.array("init[1] (V0)", init[1], ndim=(2, 3))
+    U0 = U0[None] if U0.ndim == 2 else U0
+    V0 = V0[None] if V0.ndim == 2 else V0
+    if U0.shape[1] != n1 or V0.shape[1] != n2 or U0.shape[2] != V0.shape[2] or U0.shape[0] != V0.shape[0]:
+        raise ValueError(f"init (U0, V0) must have shapes ({n1}, k) and ({n2}, k) (or stacks of B), "
+                         f"got {U0.shape} and {V0.shape}")
+    return U0, V0
+
+
+def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
+           parameterization: str = "asymmetric", init="random", ratio: float = 1 / 3, seed=0,
+           record_every: int = 10, rebalance_tol: float | None = None,
+           rebalance_at: int | None = None) -> GDResult:
+    """Run (a batch of) factorized gradient descent on a sensing problem.
+
+    ``k``, ``alpha``, ``eta`` and ``seed`` each take a scalar or a 1-D sequence;
+    sequences of equal length define the runs of the batch (length-1 values are
+    broadcast). All runs share ``problem.operator``, so each iteration applies it
+    with two matrix-matrix products. A batched run gives the same curves as each
+    member run alone (to rounding, about 1e-14 relative).
+
+    Parameters
+    ----------
+    problem : Problem
+        From :func:`matsense.make_problem` or :meth:`Problem.from_parts`.
+    k : int or sequence of int >= 1, keyword-only
+        Number of columns of the factors. Inferred from ``init`` when it is arrays.
+    alpha : float > 0 or sequence, keyword-only
+        Initialization scale (see :func:`initial_factors`); unused with array ``init``.
+    eta : float > 0 or sequence, keyword-only
+        Step size (paper A's ``mu``).
+    iters : int >= 1, keyword-only
+        Number of gradient steps.
+    parameterization : {"asymmetric", "symmetric"}, keyword-only
+        ``"symmetric"`` needs a PSD target.
+    init : {"random", "imbalanced", "balanced"} or arrays, keyword-only
+        Initialization (see :func:`initial_factors`), or user-supplied factors:
+        ``(U0, V0)`` of shapes ``(n1, k)``, ``(n2, k)`` (or stacks ``(B, ., k)``) for
+        the asymmetric, one array ``X0`` for the symmetric parameterization.
+    ratio : float in (0, 1], keyword-only
+        Scale of ``V0`` relative to ``U0`` for ``init="imbalanced"`` (default 1/3).
+    seed : int or sequence of int >= 0, keyword-only
+        Seed of each run's initialization.
+    record_every : int >= 1, keyword-only
+        Record the metrics every this many iterations (and at ``iters``).
+    rebalance_tol : float in (0, 1), keyword-only, optional
+        Apply :func:`rebalance` to a run once, at the first iteration where its
+        relative residual ``||A(UV^T) - y|| / ||y||`` is ``<= rebalance_tol``.
+    rebalance_at : int, keyword-only, optional
+        Apply :func:`rebalance` once at this iteration instead (``0 <= . < iters``).
+
+    Returns
+    -------
+    GDResult
+
+    Raises
+    ------
+    ValueError
+        For any invalid argument, before any work.
+    DivergenceError
+        If the error becomes non-finite or explodes; the message names the step
+        size and a safe bound.
+    """
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(problem).__name__}")
+    parameterization = v.choice("parameterization", parameterization, PARAMETERIZATIONS)
+    sym = parameterization == "symmetric"
+    n1, n2 = problem.target.shape
+    if sym and not problem.target.psd:
+        raise ValueError("parameterization='symmetric' needs a PSD target: make_problem(..., psd=True)")
+    iters = v.integer("iters", iters, minimum=1)
+    record_every = v.integer("record_every", record_every, minimum=1)
+    etas = v.sweep("eta", eta, lambda n, x: v.real(n, x, positive=True))
+    if rebalance_tol is not None and rebalance_at is not None:
+        raise ValueError("give rebalance_tol or rebalance_at, not both")
+    if (rebalance_tol is not None or rebalance_at is not None) and sym:
+        raise ValueError("rebalancing applies to the asymmetric parameterization only")
+    if rebalance_tol is not None:
+        rebalance_tol = v.real("rebalance_tol", rebalance_tol, positive=True, below=1.0)
+    if rebalance_at is not None:
+        rebalance_at = v.integer("rebalance_at", rebalance_at, minimum=0, maximum=iters - 1)
+
+    if isinstance(init, str):
+        init = v.choice("init", init, INITS)
+        if sym and init != "random":
+            raise ValueError("the symmetric parameterization takes init='random' or an array X0")
+        if k is None or alpha is None:
+            raise ValueError(f"init={init!r} needs k (integer >= 1) and alpha (> 0)")
+        ks = v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))
+        alphas = v.sweep("alpha", alpha, lambda n, x: v.real(n, x, positive=True))
+        ratio = v.real("ratio", ratio, positive=True)
+        seeds = v.sweep("seed", seed, lambda n, x: v.integer(n, x, minimum=0))
+        B, s = _broadcast(k=ks, alpha=alphas, eta=etas, seed=seeds)
+        ks, alphas, etas, seeds = s["k"], s["alpha"], s["eta"], s["seed"]
+        K = max(ks)
+        U = np.zeros((B, n1, K))
+        V = U if sym else np.zeros((B, n2, K))
+        for b in range(B):
+            U0, V0 = initial_factors(n1, n2, ks[b], alphas[b], init=init, ratio=ratio, seed=seeds[b])
+            U[b, :, :ks[b]] = U0
+            if not sym:
+                V[b, :, :ks[b]] = V0
+    else:
+        U0, V0 = _user_init(init, parameterization, n1, n2)
+        K = U0.shape[2]
+        if k is not None and any(kk != K for kk in v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))):
+            raise ValueError(f"k must equal the number of columns of init ({K}) or be omitted")
+        B, s = _broadcast(init=[None] * U0.shape[0], eta=etas)
+        etas = s["eta"]
+        U = np.array(np.broadcast_to(U0, (B, n1, K)))
+        V = U if sym else np.array(np.broadcast_to(V0, (B, n2, K)))
+        ks, alphas, seeds = [K] * B, [np.nan] * B, [-1] * B
+
+    loop = _Loop(problem, sym, B, K)
+    eta_b = np.asarray(etas)[:, None, None]
+    rebalanced_at = np.full(B, -1)
+    pending = np.full(B, rebalance_tol is not None or rebalance_at is not None)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(iters + 1):
+            X = np.matmul(U, np.swapaxes(V, 1, 2))
+            res = loop.residual(X)
+            if t % record_every == 0 or t == iters:
+                loop.record(t, U, V, X, res, etas, alphas, ks)
+            if t == iters:
+                break
+            if pending.any():
+                if rebalance_at is not None:
+                    hit = pending & (t == rebalance_at)
+                else:
+                    hit = pending & (np.linalg.norm(res, axis=1) <= rebalance_tol * loop.ynorm)
+                for b in np.flatnonzero(hit):
+                    kb = ks[b]
+                    U[b, :, :kb], V[b, :, :kb] = rebalance(U[b, :, :kb], V[b, :, :kb])
+                    rebalanced_at[b] = t
+                    pending[b] = False
+            D = loop.adjoint(res)
+            if sym:
+                if not loop.op_symmetric:
+                    D = 0.5 * (D + np.swapaxes(D, 1, 2))
+                U -= eta_b * np.matmul(D, U)
+            else:
+                Dt = D if loop.op_symmetric else np.swapaxes(D, 1, 2)
+                gU = np.matmul(D, V)
+                gV = np.matmul(Dt, U)
+                U -= eta_b * gU
+                V -= eta_b * gV
+    return loop.result(parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at)
+
+
+class _Loop:
+    """Operator application and metric recording for one batched run (internal)."""
+
+    def __init__(self, problem: Problem, sym: bool, B: int, K: int):
+        op = problem.operator
+        self.A = op.matrix
+        self.op_symmetric = op.symmetric
+        self.shape = op.shape
+        self.y = problem.y
+        self.ynorm = float(np.linalg.norm(problem.y))
+        tgt = problem.target
+        self.Xstar = tgt.X
+        self.xnorm = float(np.linalg.norm(tgt.X))
+        self.Ustar, self.Vstar = tgt.U, tgt.V
+        self.Lu, self.Lv = problem.spectral_U, problem.spectral_V
+        self.sym = sym
+        self.loss_c = 0.25 if sym else 0.5
+        self.B, self.K = B, K
+        self.safe_eta = 1.0 / (3.0 * float(problem.spectral_sigma[0]))
+        self.rows = {name: [] for name in ("t", "error", "loss", "residual", "sv", "imb_op", "imb_fro",
+                                           "coupling", "ang_t", "ang_s", "plus", "minus")}
+
+    def residual(self, X):
+        flat = X.reshape(self.B, -1)
+        if self.A is None:
+            return flat - self.y
+        if self.B == 1:  # matrix-vector products: the single-run fast path
+            return (self.A @ flat[0] - self.y)[None]
+        return flat @ self.A.T - self.y
+
+    def adjoint(self, res):
+        if self.A is None:
+            D = res.reshape((self.B,) + self.shape).copy()
+        elif self.B == 1:
+            D = (res[0] @ self.A).reshape((1,) + self.shape)
+        else:
+            D = (res @ self.A).reshape((self.B,) + self.shape)
+        if self.op_symmetric:
+            D = 0.5 * (D + np.swapaxes(D, 1, 2))
+        return D
+
+    @staticmethod
+    def _sin_angle(Q, basis):
+        """||(I - P_basis) Q||_op for stacks Q (B, n, r) and an orthonormal basis (n, r)."""
+        return np.linalg.norm(Q - basis @ (basis.T @ Q), ord=2, axis=(1, 2))
+
+    def record(self, t, U, V, X, res, etas, alphas, ks):
+        err = np.linalg.norm((X - self.Xstar).reshape(self.B, -1), axis=1)
+        if not np.all(np.isfinite(err)) or np.any(err > 1e6 * (self.xnorm + 1.0)):
+            b = int(np.flatnonzero(~np.isfinite(err) | (err > 1e6 * (self.xnorm + 1.0)))[0])
+            raise DivergenceError(
+                f"gradient descent diverged by iteration {t} (run {b}: eta={etas[b]:g}, alpha={alphas[b]:g}, "
+                f"k={ks[b]}): the error left every bound. Use a smaller step size eta; "
+                f"eta <= {self.safe_eta:.3g} = 1/(3*sigma_1(A*(y))) is safe for this problem.")
+        Qu, Ru = np.linalg.qr(U)
+        Qv, Rv = (Qu, Ru) if self.sym else np.linalg.qr(V)
+        P, s, Zt = np.linalg.svd(np.matmul(Ru, np.swapaxes(Rv, 1, 2)))
+        r = min(self.Ustar.shape[1], P.shape[2], Zt.shape[1])
+        left = np.matmul(Qu, P[:, :, :r])
+        right = np.matmul(Qv, np.swapaxes(Zt[:, :r, :], 1, 2))
+        UsU = np.matmul(self.Ustar.T, U)
+        VsV = UsU if self.sym else np.matmul(self.Vstar.T, V)
+        imb = np.matmul(np.swapaxes(U, 1, 2), U) - np.matmul(np.swapaxes(V, 1, 2), V)
+        rows = self.rows
+        rows["t"].append(t)
+        rows["error"].append(err)
+        rows["loss"].append(self.loss_c * np.einsum("bm,bm->b", res, res))
+        rows["residual"].append(np.linalg.norm(res, axis=1) / self.ynorm)
+        nsv = min(self.shape[0], self.shape[1], self.K)
+        rows["sv"].append(s[:, :nsv])
+        rows["imb_op"].append(np.abs(np.linalg.eigvalsh(imb)).max(axis=1))
+        rows["imb_fro"].append(np.linalg.norm(imb.reshape(self.B, -1), axis=1))
+        rows["coupling"].append(np.linalg.norm(UsU - VsV, ord=2, axis=(1, 2)))
+        rows["ang_t"].append(np.maximum(self._sin_angle(left, self.Ustar), self._sin_angle(right, self.Vstar)))
+        rows["ang_s"].append(np.maximum(self._sin_angle(left, self.Lu), self._sin_angle(right, self.Lv)))
+        rows["plus"].append(np.linalg.norm(UsU + VsV, axis=2) / np.sqrt(2))
+        rows["minus"].append(np.linalg.norm(UsU - VsV, axis=2) / np.sqrt(2))
+
+    def result(self, parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at):
+        R = {name: np.stack(val, axis=1) if name != "t" else np.asarray(val) for name, val in self.rows.items()}
+        return GDResult(
+            parameterization=parameterization, t=R["t"], error=R["error"], rel_error=R["error"] / self.xnorm,
+            loss=R["loss"], residual=R["residual"], singular_values=R["sv"], imbalance_op=R["imb_op"],
+            imbalance_fro=R["imb_fro"], coupling=R["coupling"], angle_truth=R["ang_t"],
+            angle_spectral=R["ang_s"], lifted_plus=R["plus"], lifted_minus=R["minus"],
+            U=U, V=V.copy() if V is U else V, k=np.asarray(ks), alpha=np.asarray(alphas, dtype=float),
+            eta=np.asarray(etas, dtype=float), seed=np.asarray(seeds), rebalanced_at=rebalanced_at)

@@ -1,0 +1,116 @@
+"""One figure style for the whole book, and small helpers that use it.
+
+:func:`figure` applies the book style (sizes, fonts, grid, colour cycle) and
+returns ``(fig, axes)``; :func:`plot_curves` draws a family of curves with
+legends that name the varying parameter; :func:`save` writes a figure into a
+results folder when one is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["STYLE", "figure", "plot_curves", "param_label", "save"]
+
+#: Book style: applied by :func:`figure`.
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.6,
+    "axes.prop_cycle": mpl.cycler(color=["#1f4e79", "#c0504d", "#4f9d69", "#e39b2d", "#7b5ea7",
+                                         "#3fa7b5", "#8c564b", "#d16ba5"]),
+}
+
+_SYMBOLS = {"alpha": "α", "eta": "η", "mu": "μ", "sigma": "σ", "kappa": "κ", "delta": "δ"}
+
+
+def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 3.6, **kwargs):
+    """A new figure in the book style.
+
+    Parameters
+    ----------
+    ncols, nrows : int
+        Grid of axes.
+    width, height : float, keyword-only
+        Size in inches of the whole figure.
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots`.
+
+    Returns
+    -------
+    fig, axes
+        ``axes`` is one Axes or an array of them, as from ``subplots``.
+    """
+    if not (isinstance(ncols, int) and ncols >= 1 and isinstance(nrows, int) and nrows >= 1):
+        raise ValueError(f"ncols and nrows must be integers >= 1, got {ncols!r}, {nrows!r}")
+    if not (width > 0 and height > 0):
+        raise ValueError(f"width and height must be > 0, got {width!r}, {height!r}")
+    mpl.rcParams.update(STYLE)
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+def param_label(name: str, value, *, fmt: str = "g") -> str:
+    """Legend text such as ``"α = 0.001"`` or ``"k = 4"``."""
+    sym = _SYMBOLS.get(name, name)
+    return f"{sym} = {value:{fmt}}" if isinstance(value, (int, float, np.number)) else f"{sym} = {value}"
+
+
+def plot_curves(ax, t, curves, labels, *, logy: bool = True, logx: bool = False,
+                xlabel: str = "iteration t", ylabel: str = "", title: str | None = None, **kwargs):
+    """Plot one curve per row of ``curves`` against ``t`` with labelled axes.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    t : array (T,)
+    curves : array (B, T)
+    labels : sequence of B str
+        Legend entries (use :func:`param_label`).
+    logy, logx : bool, keyword-only
+        Log scales (rates are shown on a log y axis).
+    xlabel, ylabel, title : str, keyword-only
+    **kwargs
+        Passed to ``ax.plot``.
+    """
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
+    t = np.asarray(t, dtype=float)
+    if curves.shape[1] != t.shape[0] or len(labels) != curves.shape[0]:
+        raise ValueError(f"curves must have shape (len(labels), len(t)) = ({len(labels)}, {t.shape[0]}), "
+                         f"got {curves.shape}")
+    for row, lab in zip(curves, labels):
+        ax.plot(t, row, label=lab, **kwargs)
+    if logy:
+        ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def save(fig, name: str, results_dir) -> str | None:
+    """Save ``fig`` as ``results_dir/name.png`` if ``results_dir`` is set; return the path."""
+    if results_dir is None:
+        return None
+    if not isinstance(name, str) or not name or os.sep in name:
+        raise ValueError(f"name must be a plain file stem, got {name!r}")
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(os.fspath(results_dir), f"{name}.png")
+    fig.savefig(path)
+    return path

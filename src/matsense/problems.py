@@ -1,0 +1,182 @@
+"""Ground truths and sensing problems.
+
+A :class:`LowRankTarget` is :math:`X^\\star = U_\\star\\,\\mathrm{diag}(\\sigma)\\,V_\\star^\\top`
+with Haar-random orthonormal :math:`U_\\star, V_\\star`; a :class:`Problem` adds a
+measurement operator and the data :math:`y=\\mathcal A(X^\\star)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as v
+from .operators import SensingOperator
+
+__all__ = ["LowRankTarget", "Problem", "low_rank_target", "make_problem"]
+
+
+@dataclass(frozen=True)
+class LowRankTarget:
+    """A rank-``r`` ground truth ``X = U diag(sigma) V^T``.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n1, n2)
+    U : ndarray of shape (n1, r), orthonormal columns
+    V : ndarray of shape (n2, r), orthonormal columns (``V is U`` when ``psd``)
+    sigma : ndarray of shape (r,), decreasing, positive
+    psd : bool
+    """
+
+    X: np.ndarray
+    U: np.ndarray
+    V: np.ndarray
+    sigma: np.ndarray
+    psd: bool
+
+    @property
+    def r(self) -> int:
+        return self.sigma.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.X.shape
+
+
+def _haar(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
+    q, rr = np.linalg.qr(rng.standard_normal((n, r)))
+    return q * np.sign(np.diag(rr))  # sign fix makes the distribution Haar
+
+
+def low_rank_target(n1: int, n2: int, r: int, *, sigma=None, kappa: float | None = None,
+                    psd: bool = False, seed: int = 0) -> LowRankTarget:
+    """Draw a rank-``r`` ground truth with prescribed singular values.
+
+    Parameters
+    ----------
+    n1, n2 : int
+        Shape of ``X``; ``1 <= r <= min(n1, n2)``. ``psd=True`` needs ``n1 == n2``.
+    r : int
+        Rank.
+    sigma : sequence of r positive floats, keyword-only, optional
+        Singular values (sorted decreasingly). Exclusive with ``kappa``.
+    kappa : float >= 1, keyword-only, optional
+        Condition number: ``sigma`` is geometric from 1 down to ``1/kappa``.
+        With neither ``sigma`` nor ``kappa`` all singular values are 1.
+    psd : bool, keyword-only
+        Symmetric positive semi-definite target ``U diag(sigma) U^T``.
+    seed : int, keyword-only
+        Seed of the singular vectors.
+
+    Returns
+    -------
+    LowRankTarget
+    """
+    n1 = v.integer("n1", n1, minimum=1)
+    n2 = v.integer("n2", n2, minimum=1)
+    r = v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    seed = v.integer("seed", seed, minimum=0)
+    if not isinstance(psd, bool):
+        raise ValueError(f"psd must be True or False, got {psd!r}")
+    if psd and n1 != n2:
+        raise ValueError(f"psd=True needs n1 == n2, got n1={n1}, n2={n2}")
+    if sigma is not None and kappa is not None:
+        raise ValueError("give sigma or kappa, not both")
+    if sigma is not None:
+        s = v.array("sigma", sigma, shape=(r,))
+        if np.any(s <= 0):
+            raise ValueError(f"sigma must contain {r} positive values, got {s.tolist()}")
+        s = np.sort(s)[::-1].copy()
+    elif kappa is not None:
+        kappa = v.real("kappa", kappa, positive=True)
+        if kappa < 1:
+            raise ValueError(f"kappa must be >= 1, got {kappa}")
+        s = np.geomspace(1.0, 1.0 / kappa, r)
+    else:
+        s = np.ones(r)
+    rng = np.random.default_rng(seed)
+    U = _haar(rng, n1, r)
+    V = U if psd else _haar(rng, n2, r)
+    return LowRankTarget(X=(U * s) @ V.T, U=U, V=V, sigma=s, psd=psd)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A sensing problem: ground truth, operator, data and the spectral estimate.
+
+    Attributes
+    ----------
+    target : LowRankTarget
+    operator : SensingOperator
+    y : ndarray of shape (m,)
+        ``operator.forward(target.X)``.
+    spectral : ndarray of shape (n1, n2)
+        The spectral estimate ``A*(y)``.
+    spectral_U, spectral_V : ndarray of shape (n1, r), (n2, r)
+        Its top-``r`` left and right singular vectors.
+    spectral_sigma : ndarray of shape (min(n1, n2),)
+        Its singular values.
+    """
+
+    target: LowRankTarget
+    operator: SensingOperator
+    y: np.ndarray
+    spectral: np.ndarray
+    spectral_U: np.ndarray
+    spectral_V: np.ndarray
+    spectral_sigma: np.ndarray
+
+    @classmethod
+    def from_parts(cls, target: LowRankTarget, operator: SensingOperator) -> "Problem":
+        """Measure ``target`` with ``operator``."""
+        if not isinstance(target, LowRankTarget):
+            raise ValueError(f"target must be a LowRankTarget, got {type(target).__name__}")
+        if not isinstance(operator, SensingOperator):
+            raise ValueError(f"operator must be a SensingOperator, got {type(operator).__name__}")
+        if operator.shape != target.shape:
+            raise ValueError(f"operator acts on {operator.shape} matrices but the target is {target.shape}")
+        y = operator.forward(target.X)
+        spec = operator.adjoint(y)
+        P, s, Qt = np.linalg.svd(spec)
+        r = target.r
+        return cls(target, operator, y, spec, P[:, :r], Qt[:r].T, s)
+
+
+def make_problem(n1: int, n2: int, r: int, m: int | None = None, *, sigma=None,
+                 kappa: float | None = None, psd: bool = False, operator: str = "gaussian",
+                 seed: int = 0) -> Problem:
+    """Ground truth plus operator plus data in one call.
+
+    Parameters
+    ----------
+    n1, n2, r : int
+        Shape and rank of the ground truth (see :func:`low_rank_target`).
+    m : int, optional
+        Number of measurements; required for ``operator="gaussian"``, must be
+        omitted (or equal ``n1*n2``) for ``"identity"``.
+    sigma, kappa, psd : keyword-only
+        As in :func:`low_rank_target`. With ``psd=True`` the Gaussian operator is
+        symmetrized (``A_i`` replaced by ``(A_i + A_i^T)/2``).
+    operator : {"gaussian", "identity"}, keyword-only
+    seed : int, keyword-only
+        One seed; the target and the operator use independent child streams.
+
+    Returns
+    -------
+    Problem
+    """
+    operator = v.choice("operator", operator, ("gaussian", "identity"))
+    seed = v.integer("seed", seed, minimum=0)
+    s_target, s_op = np.random.SeedSequence(seed).generate_state(2)
+    target = low_rank_target(n1, n2, r, sigma=sigma, kappa=kappa, psd=psd, seed=int(s_target))
+    if operator == "identity":
+        if m is not None and m != n1 * n2:
+            raise ValueError(f"m must be omitted or equal n1*n2={n1 * n2} for the identity operator, got {m}")
+        op = SensingOperator.identity(n1, n2)
+    else:
+        if m is None:
+            raise ValueError("m (number of measurements, an integer >= 1) is required for operator='gaussian'")
+        op = SensingOperator.gaussian(m, n1, n2, symmetric=psd, seed=int(s_op))
+    return Problem.from_parts(target, op)
