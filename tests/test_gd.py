@@ -1,0 +1,226 @@
+"""Gradient descent engine: gradients, invariants, batching, determinism, known rates."""
+
+import numpy as np
+import pytest
+
+import matsense as ms
+
+
+def _loss_asym(problem, U, V):
+    r = problem.operator.forward(U @ V.T) - problem.y
+    return 0.5 * r @ r
+
+
+def _loss_sym(problem, X):
+    r = problem.operator.forward(X @ X.T) - problem.y
+    return 0.25 * r @ r
+
+
+def _fd_grad(f, Z, h=1e-6):
+    g = np.zeros_like(Z)
+    for idx in np.ndindex(Z.shape):
+        e = np.zeros_like(Z)
+        e[idx] = h
+        g[idx] = (f(Z + e) - f(Z - e)) / (2 * h)
+    return g
+
+
+def _one_step(problem, init, eta, parameterization="asymmetric"):
+    res = ms.run_gd(problem, init=init, eta=eta, iters=1, record_every=1, parameterization=parameterization)
+    return res.U[0], res.V[0]
+
+
+def test_asymmetric_gradient_matches_finite_differences():
+    pr = ms.make_problem(5, 4, 2, 30, seed=0)
+    rng = np.random.default_rng(1)
+    U, V = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
+    eta = 1e-3
+    U1, V1 = _one_step(pr, (U, V), eta)
+    gU, gV = (U - U1) / eta, (V - V1) / eta
+    np.testing.assert_allclose(gU, _fd_grad(lambda Z: _loss_asym(pr, Z, V), U), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gV, _fd_grad(lambda Z: _loss_asym(pr, U, Z), V), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("operator", ["gaussian", "identity"])
+def test_symmetric_gradient_matches_finite_differences(operator):
+    pr = ms.make_problem(5, 5, 2, 30 if operator == "gaussian" else None, psd=True, operator=operator, seed=0)
+    X = np.random.default_rng(2).standard_normal((5, 3))
+    eta = 1e-3
+    X1, _ = _one_step(pr, X, eta, "symmetric")
+    np.testing.assert_allclose((X - X1) / eta, _fd_grad(lambda Z: _loss_sym(pr, Z), X), rtol=1e-6, atol=1e-8)
+
+
+def test_nonsymmetric_operator_symmetric_parameterization_gradient():
+    # a general (non-symmetric) operator on a PSD target: the gradient uses sym(D)
+    tgt = ms.low_rank_target(4, 4, 1, psd=True, seed=0)
+    op = ms.SensingOperator.gaussian(25, 4, 4, seed=9)
+    pr = ms.Problem.from_parts(tgt, op)
+    X = np.random.default_rng(3).standard_normal((4, 2))
+    X1, _ = _one_step(pr, X, 1e-3, "symmetric")
+    np.testing.assert_allclose((X - X1) / 1e-3, _fd_grad(lambda Z: _loss_sym(pr, Z), X), rtol=1e-6, atol=1e-8)
+
+
+def test_exact_one_step_imbalance_identity():
+    # Delta = U^T U - V^T V: the O(eta) cross terms cancel exactly, so
+    # Delta_{t+1} = Delta_t + eta^2 (gU^T gU - gV^T gV), to 1e-12. (Issue #3 writes the
+    # bracket with the opposite sign; expanding (U - eta gU)^T (U - eta gU) gives this one.)
+    pr = ms.make_problem(6, 5, 2, 40, seed=4)
+    U, V = ms.initial_factors(6, 5, 4, 0.5, init="imbalanced", seed=0)
+    eta = 0.2
+    for _ in range(5):
+        U1, V1 = _one_step(pr, (U, V), eta)
+        gU, gV = (U - U1) / eta, (V - V1) / eta
+        predicted = (U.T @ U - V.T @ V) + eta ** 2 * (gU.T @ gU - gV.T @ gV)
+        actual = U1.T @ U1 - V1.T @ V1
+        assert np.max(np.abs(actual - predicted)) <= 1e-12 * max(1.0, np.max(np.abs(actual)))
+        U, V = U1, V1
+
+
+def test_batched_equals_single():
+    pr = ms.make_problem(8, 7, 2, 60, seed=1)
+    alphas, etas, seeds, ks = [0.1, 0.3, 0.2, 0.05], [0.1, 0.2, 0.15, 0.1], [0, 1, 2, 0], [2, 5, 3, 4]
+    batch = ms.run_gd(pr, k=ks, alpha=alphas, eta=etas, seed=seeds, iters=300, init="imbalanced",
+                      record_every=7)
+    for b in range(4):
+        one = ms.run_gd(pr, k=ks[b], alpha=alphas[b], eta=etas[b], seed=seeds[b], iters=300,
+                        init="imbalanced", record_every=7)
+        for name in ("error", "loss", "imbalance_fro", "coupling", "singular_values", "angle_truth"):
+            a, s = getattr(batch, name)[b], getattr(one, name)[0]
+            scale = max(np.max(np.abs(s)), 1e-300)
+            assert np.max(np.abs(a[..., :s.shape[-1]] - s)) <= 1e-12 * scale, name
+        np.testing.assert_allclose(batch.U[b, :, :ks[b]], one.U[0], rtol=1e-12, atol=1e-14)
+        assert np.all(batch.U[b, :, ks[b]:] == 0)  # zero padding receives exactly zero gradient
+        m = batch.member(b)
+        assert m.U.shape == one.U.shape and m.error.shape == one.error.shape
+
+
+def test_same_seed_bitwise_identical():
+    pr = ms.make_problem(6, 6, 2, 50, seed=2)
+    kw = dict(k=[3, 4], alpha=[0.1, 0.2], eta=0.1, iters=200, seed=7, record_every=5)
+    a, b = ms.run_gd(pr, **kw), ms.run_gd(pr, **kw)
+    assert np.array_equal(a.error, b.error) and np.array_equal(a.U, b.U) and np.array_equal(a.V, b.V)
+    c = ms.run_gd(pr, **{**kw, "seed": 8})
+    assert not np.array_equal(a.error, c.error)
+
+
+def test_balanced_with_symmetric_operator_stays_exactly_symmetric():
+    pr = ms.make_problem(7, 7, 2, 60, psd=True, seed=3)
+    asym = ms.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, init="balanced", record_every=50)
+    assert np.array_equal(asym.U, asym.V)
+    assert np.all(asym.imbalance_fro == 0)
+    # ... and it is exactly the symmetric parameterization's trajectory
+    sym = ms.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, parameterization="symmetric", record_every=50)
+    np.testing.assert_allclose(asym.error, sym.error, rtol=1e-12, atol=1e-15)
+
+
+def test_diagonal_toy_rate_is_16_9_eta_alpha2():
+    # Paper B's worst case: F0 = alpha I, G0 = alpha/3 I, Sigma = diag(1, 0); rate of ||FG^T - Sigma||_F^2.
+    tgt = ms.LowRankTarget(np.diag([1.0, 0.0]), np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]),
+                           np.array([1.0]), False)
+    pr = ms.Problem.from_parts(tgt, ms.SensingOperator.identity(2, 2))
+    eta = 0.1
+    for alpha in (0.1, 0.2):
+        iters = int(30 / (eta * alpha ** 2))
+        res = ms.run_gd(pr, init=(alpha * np.eye(2), alpha / 3 * np.eye(2)), eta=eta, iters=iters,
+                        record_every=max(1, iters // 400))
+        fit = ms.fit_rate(res.t, res.error[0] ** 2, window=(iters / 2, iters), floor=1e-26)
+        assert fit.estimate == pytest.approx(16 / 9 * eta * alpha ** 2, rel=0.01)
+        assert fit.r2 > 0.999
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_matrix_factorization_symmetric_tail_constant(k):
+    # eta^2 t^2 ||XX^T - M||_F^2 -> (k - r)/4 for over-parameterized symmetric GD.
+    pr = ms.make_problem(20, 20, 2, sigma=[1.0, 0.5], psd=True, operator="identity", seed=0)
+    eta, T = 0.1, 100_000
+    res = ms.run_gd(pr, k=k, alpha=0.1, eta=eta, iters=T, parameterization="symmetric", record_every=T)
+    assert (eta * T) ** 2 * res.error[0, -1] ** 2 == pytest.approx((k - 2) / 4, rel=0.03)
+
+
+def test_rebalance_keeps_product_and_lifts_smallest_singular_value():
+    rng = np.random.default_rng(0)
+    F, G = 1e-2 * rng.standard_normal((6, 3)), rng.standard_normal((5, 3))
+    F2, G2 = ms.rebalance(F, G)
+    np.testing.assert_allclose(F2 @ G2.T, F @ G.T, rtol=1e-12, atol=1e-15)
+    beta = np.linalg.norm(F @ G.T, 2)
+    np.testing.assert_allclose(np.linalg.svd(F2, compute_uv=False) ** 2, beta, rtol=1e-12)
+
+
+def test_rebalance_trigger_from_data():
+    pr = ms.make_problem(10, 10, 2, 120, seed=0)
+    res = ms.run_gd(pr, k=4, alpha=[0.05, 0.1], eta=0.2, iters=1500, init="imbalanced", rebalance_tol=1e-2,
+                    record_every=1)
+    for b in range(2):
+        t0 = res.rebalanced_at[b]
+        assert t0 > 0
+        i = np.searchsorted(res.t, t0)
+        assert res.residual[b, i] <= 1e-2 < res.residual[b, i - 1]
+        assert res.imbalance_op[b, i + 1] > 10 * res.imbalance_op[b, i]  # the step intensifies the imbalance
+    vanilla = ms.run_gd(pr, k=4, alpha=0.05, eta=0.2, iters=1500, init="imbalanced", record_every=1500)
+    assert res.error[0, -1] < 1e-3 * vanilla.error[0, -1]
+
+
+def test_divergence_names_the_step_size():
+    pr = ms.make_problem(6, 6, 2, 50, seed=0)
+    with pytest.raises(ms.DivergenceError, match=r"eta=50.*eta <= "):
+        ms.run_gd(pr, k=3, alpha=0.5, eta=50.0, iters=500)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(k=0, alpha=0.1, eta=0.1, iters=10), "k"),
+    (dict(k=2, alpha=-1.0, eta=0.1, iters=10), "alpha"),
+    (dict(k=2, alpha=0.1, eta=0.0, iters=10), "eta"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=0), "iters"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, record_every=0), "record_every"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, parameterization="lifted"), "parameterization"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, parameterization="symmetric"), "symmetric"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, init="spectral"), "init"),
+    (dict(k=[2, 3], alpha=[0.1, 0.2, 0.3], eta=0.1, iters=10), "sweeps"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, rebalance_tol=2.0), "rebalance_tol"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, rebalance_at=10), "rebalance_at"),
+    (dict(init=(np.ones((6, 2)), np.ones((5, 2))), eta=0.1, iters=10), "init"),
+    (dict(init=(np.full((6, 2), np.inf), np.ones((6, 2))), eta=0.1, iters=10), "init"),
+    (dict(k=2.5, alpha=0.1, eta=0.1, iters=10), "k"),
+    (dict(k=2, alpha=0.1, eta=0.1, iters=10, seed=-3), "seed"),
+])
+def test_run_gd_rejects_bad_input(kwargs, name):
+    pr = ms.make_problem(6, 6, 2, 50, seed=0)
+    with pytest.raises(ValueError, match=name):
+        ms.run_gd(pr, **kwargs)
+
+
+def test_run_gd_rejects_non_problem():
+    with pytest.raises(ValueError, match="problem"):
+        ms.run_gd(np.eye(3), k=1, alpha=0.1, eta=0.1, iters=1)
+
+
+def test_initial_factors_convention():
+    U, V = ms.initial_factors(400, 300, 50, 0.1, init="imbalanced", ratio=0.25, seed=0)
+    # entries N(0, alpha^2/n1) and N(0, (ratio alpha)^2/n2): columns have squared norm ~ alpha^2
+    assert np.mean(np.sum(U ** 2, axis=0)) == pytest.approx(0.01, rel=0.05)
+    assert np.mean(np.sum(V ** 2, axis=0)) == pytest.approx(0.01 / 16, rel=0.05)
+    U8, _ = ms.initial_factors(400, 300, 8, 0.1, seed=0)
+    U4, _ = ms.initial_factors(400, 300, 4, 0.1, seed=0)
+    assert np.array_equal(U8[:, :4], U4)  # nested columns
+    B, C = ms.initial_factors(5, 5, 2, 1.0, init="balanced")
+    assert np.array_equal(B, C)
+    with pytest.raises(ValueError, match="ratio"):
+        ms.initial_factors(5, 5, 2, 1.0, init="imbalanced", ratio=3.0)
+
+
+def test_recorded_metrics_are_consistent():
+    pr = ms.make_problem(8, 6, 2, 70, seed=5)
+    res = ms.run_gd(pr, k=4, alpha=0.3, eta=0.1, iters=50, record_every=10, init="imbalanced")
+    assert list(res.t) == [0, 10, 20, 30, 40, 50]
+    U, V = res.U[0], res.V[0]
+    X = U @ V.T
+    np.testing.assert_allclose(res.error[0, -1], np.linalg.norm(X - pr.target.X), rtol=1e-12)
+    np.testing.assert_allclose(res.singular_values[0, -1], np.linalg.svd(X, compute_uv=False)[:4], rtol=1e-10)
+    np.testing.assert_allclose(res.imbalance_op[0, -1], np.linalg.norm(U.T @ U - V.T @ V, 2), rtol=1e-10)
+    np.testing.assert_allclose(res.coupling[0, -1],
+                               np.linalg.norm(pr.target.U.T @ U - pr.target.V.T @ V, 2), rtol=1e-10)
+    np.testing.assert_allclose(res.loss[0, -1], _loss_asym(pr, U, V), rtol=1e-12)
+    plus = np.linalg.norm((pr.target.U.T @ U + pr.target.V.T @ V), axis=1) / np.sqrt(2)
+    np.testing.assert_allclose(res.lifted_plus[0, -1], plus, rtol=1e-12)
+    # the sine of the angle lies in [0, 1]
+    assert np.all((res.angle_truth >= 0) & (res.angle_truth <= 1 + 1e-12))
