@@ -101,3 +101,20 @@ def test_execute_refuses_papermill_output_and_bad_paths(tmp_path):
         _execute.execute(tmp_path / "notes.md")
     with pytest.raises(SystemExit):
         _execute.main([str(tmp_path / "notes.md")])
+
+
+def test_plot_ratios_draws_both_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")  # tests only; never in a notebook
+    import matplotlib.pyplot as plt
+
+    from matsense.analysis import fit_power
+    from matsense.rip import plot_ratios
+
+    res = isometry_ratios([20, 80], 6, 6, 1, trials=30, seed=0)
+    fig, (ax1, ax2) = plot_ratios(res, fit=fit_power(res.m_values, res.std()))
+    assert ax1.get_xlabel() and ax2.get_ylabel() and len(ax2.get_lines()) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="res"):
+        plot_ratios(res.ratios)

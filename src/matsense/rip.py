@@ -23,7 +23,7 @@ from . import _validate as v
 from .operators import SensingOperator
 from .problems import low_rank_target
 
-__all__ = ["IsometryRatios", "isometry_ratios", "check_parameters"]
+__all__ = ["IsometryRatios", "isometry_ratios", "check_parameters", "plot_ratios"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,52 @@ def isometry_ratios(m_values, n1: int, n2: int, r: int, *, trials: int = 500,
         y = SensingOperator.gaussian(int(m), n1, n2, seed=int(s)).forward(X)  # (trials, m)
         ratios[i] = np.einsum("tm,tm->t", y, y) / norms2
     return IsometryRatios(m_values=ms, ratios=ratios, shape=(int(n1), int(n2)), r=int(r), seed=int(seed))
+
+
+def plot_ratios(res: IsometryRatios, *, fit=None):
+    """The chapter's figure: the ratios per ``m`` (violins) and their spread against ``m``.
+
+    Parameters
+    ----------
+    res : IsometryRatios
+    fit : matsense.analysis.Fit, keyword-only, optional
+        Power-law fit of ``res.std()`` against ``res.m_values`` (drawn if given).
+
+    Returns
+    -------
+    fig, (ax_distribution, ax_spread)
+    """
+    from matplotlib.ticker import NullFormatter
+
+    from .plotting import figure
+
+    if not isinstance(res, IsometryRatios):
+        raise ValueError(f"res must be an IsometryRatios, got {type(res).__name__}")
+    m = res.m_values.astype(float)
+    std, pred = res.std(), res.predicted_std()
+    fig, (ax1, ax2) = figure(ncols=2, width=9.0, height=3.6)
+    pos = np.arange(len(m))
+    ax1.violinplot(res.ratios.T, positions=pos, widths=0.8, showextrema=False)
+    ax1.plot(pos, 1 + np.sqrt(2 / m), "k--", lw=1, label=r"$1 \pm \sqrt{2/m}$")
+    ax1.plot(pos, 1 - np.sqrt(2 / m), "k--", lw=1)
+    ax1.axhline(1.0, color="0.4", lw=0.8)
+    ax1.set_xticks(pos, [str(x) for x in res.m_values])
+    ax1.set_xlabel("number of measurements m")
+    ax1.set_ylabel(r"$\|\mathcal{A}(X)\|_2^2 \,/\, \|X\|_F^2$")
+    ax1.set_title(f"rank-{res.r} matrices, {res.shape[0]}×{res.shape[1]}")
+    ax1.legend(loc="upper right")
+
+    ax2.loglog(m, std, "o", label="measured std")
+    ax2.loglog(m, pred, "k--", lw=1, label=r"theory $\sqrt{(2/m)(1-1/(n_1 n_2))}$")
+    if fit is not None:
+        ax2.loglog(m, np.exp(fit.intercept) * m ** fit.slope, "-", lw=1, label=f"fit: slope {fit.slope:.2f}")
+    ax2.set_xticks(m, [str(x) for x in res.m_values])
+    ax2.xaxis.set_minor_formatter(NullFormatter())
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if std.min() / 1.5 <= t <= std.max() * 1.5]
+    ax2.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax2.yaxis.set_minor_formatter(NullFormatter())
+    ax2.set_xlabel("number of measurements m")
+    ax2.set_ylabel("standard deviation of the ratio")
+    ax2.set_title("spread against m")
+    ax2.legend()
+    return fig, (ax1, ax2)
