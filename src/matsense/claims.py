@@ -1,9 +1,9 @@
 """Claims: every chapter ends by checking its predictions against its measurements.
 
-A :class:`Claim` holds an id, the statement, the prediction, the measured value,
-the tolerance and whether it holds. :func:`check_claims` turns a list of claims
+A :class:`~matsense.Claim` holds an id, the statement, the prediction, the measured value,
+the tolerance and whether it holds. :func:`~matsense.check_claims` turns a list of claims
 into a rounded table (so nbval can compare it), writes ``claims.json`` when asked,
-and raises :class:`ClaimsFailed` listing every claim that does not hold.
+and raises :class:`~matsense.ClaimsFailed` listing every claim that does not hold.
 """
 
 from __future__ import annotations

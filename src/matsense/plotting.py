@@ -47,7 +47,7 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float 
     width, height : float, keyword-only
         Size in inches of the whole figure.
     **kwargs
-        Passed to :func:`matplotlib.pyplot.subplots`.
+        Passed to ``matplotlib.pyplot.subplots``.
 
     Returns
     -------
