@@ -99,7 +99,7 @@ export FETCH_MATHJAX
 .PHONY: help install book test unit nbval build-test site-test execute linkcheck lock clean distclean mathjax
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # ------------------------------------------------------------------ install
 $(BIN)/python:
