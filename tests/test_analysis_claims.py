@@ -67,8 +67,9 @@ def test_configure_validates_parameters():
     P = ms.configure("book", presets, n=None, alphas=[0.3], eta=None)
     assert P.n == 20 and P.alphas == [0.3] and P.eta == 0.1 and P.preset == "book" and P.results_dir is None
     assert ms.configure("paper", presets).n == 50
+    assert ms.configure("book", presets, alphas="[0.5, 0.25]").alphas == [0.5, 0.25]  # papermill -p text
     for kwargs, name in [(dict(n=-3), "n"), (dict(n=2.5), "n"), (dict(alphas=[0.1, -1.0]), r"alphas\[1\]"),
-                         (dict(alphas=[]), "alphas"), (dict(eta="fast"), "eta"), (dict(flag=1), "flag"),
+                         (dict(alphas=[]), "alphas"), (dict(alphas="[0.1,"), "alphas"), (dict(eta="fast"), "eta"), (dict(flag=1), "flag"),
                          (dict(m=3), "unknown parameter")]:
         with pytest.raises(ValueError, match=name):
             ms.configure("book", presets, **kwargs)

@@ -8,6 +8,7 @@ so a wrong papermill ``-p`` is refused with one message before any work starts.
 
 from __future__ import annotations
 
+import ast
 import numbers
 import os
 from types import SimpleNamespace
@@ -36,6 +37,11 @@ def _check(name, value, like):
         if not isinstance(value, str):
             raise ValueError(f"parameter {name} must be a string, got {value!r}")
     elif isinstance(like, (list, tuple)):
+        if isinstance(value, str):  # papermill -p passes lists as text: "[0.1, 0.01]"
+            try:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                raise ValueError(f"parameter {name} must be a list such as [1, 2], got {value!r}") from None
         if not isinstance(value, (list, tuple)) or len(value) == 0:
             raise ValueError(f"parameter {name} must be a non-empty list, got {value!r}")
         item = like[0]
@@ -55,7 +61,8 @@ def configure(preset: str, presets: dict, *, results_dir=None, **given) -> Simpl
         ``{preset name: {parameter: value}}``; every preset has the same keys.
         The type of each value fixes what is accepted for that parameter:
         ``bool``; ``int`` (``>= 1``, or ``>= 0`` if the preset value is 0);
-        ``float`` (finite, ``> 0``); ``str``; non-empty ``list`` of such.
+        ``float`` (finite, ``> 0``); ``str``; non-empty ``list`` of such (a string such
+        as ``"[0.1, 0.01]"``, as papermill's ``-p`` passes lists, is parsed).
     results_dir : str or None, keyword-only
         Folder for ``claims.json`` and figures (created later by whoever writes).
     **given
