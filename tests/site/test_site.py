@@ -114,7 +114,7 @@ def test_mathjax_files_present(site):
 
 def test_book_metadata_replaces_jupyter_book_defaults(site):
     html = "\n".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
-    for leak in ("github.com/executablebooks", "binder-examples", "mybinder.org",
+    for leak in ("github.com/executablebooks", "binder-examples",
                  "My Jupyter Book", "The Jupyter Book community"):
         assert leak not in html, f"a Jupyter Book default leaks into the site: {leak!r}"
     root = soup_of(page(site, DOCS[0]))

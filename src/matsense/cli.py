@@ -1,0 +1,412 @@
+"""The ``matsense`` command: list, re-run and report the book's chapters.
+
+::
+
+    matsense list [CHAPTER...]                 every chapter and its parameters
+    matsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR]
+    matsense run --all [-p NAME VALUE]... [--preset paper] [--out DIR] [--record FILE]
+    matsense report [DIR] [--record FILE]      one table of every claims.json under DIR
+
+``run`` executes a chapter with papermill into a new folder (default
+``runs/<chapter>-<time>/``, never inside ``book/``): the executed notebook, its
+figures, ``claims.json``, ``run.json`` (status and time), ``environment.json`` and
+``report.md``/``report.html``/``report.json``. Parameters are checked against the
+chapter's ``parameters`` cell (name, type) and its presets (range) before any
+kernel starts.
+
+Exit status: 0 when everything ran and every claim holds; 1 when a claim fails
+or a cell raises; 2 for a wrong command line (unknown chapter or parameter, a
+value of the wrong type or range, an output folder that is not new).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .chapters import RESERVED, Chapter, ParameterError, discover, find_root, get_chapter, parse_value
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A wrong command line: reported in one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- helpers
+def _err(msg: str) -> None:
+    print(f"matsense: error: {msg}", file=sys.stderr)
+
+
+def _kernel_manager_class(stderr=None):
+    """A kernel manager whose ``python3`` kernel is always this interpreter.
+
+    The ``python3`` kernelspec shipped by ipykernel runs ``python`` from ``PATH``,
+    which is not this virtual environment's unless it is activated. The kernel
+    process's own messages (not the cells' output) go to the open file ``stderr``.
+    """
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class _Specs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            if kernel_name == "python3":
+                return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+            return super().get_kernel_spec(kernel_name)
+
+    class _ThisPython(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _default_kernel_spec_manager(self):
+            return _Specs(data_dir=self.data_dir)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if stderr is not None:
+                kw["stderr"] = stderr
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _ThisPython
+
+
+def _chapters(args) -> tuple[Path, list[Chapter]]:
+    try:
+        root = find_root()
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    chapters = discover(root)
+    if not chapters:
+        raise UsageError(f"no chapters found in {root / 'book'}")
+    return root, chapters
+
+
+def _parse_given(pairs, preset) -> tuple[dict, dict]:
+    given, raw = {}, {}
+    for name, text in pairs or []:
+        if name in given:
+            raise UsageError(f"parameter {name} is given twice")
+        given[name], raw[name] = parse_value(text), text
+    if preset is not None:
+        if "preset" in given:
+            raise UsageError("give the preset either with --preset or with -p preset, not both")
+        given["preset"], raw["preset"] = preset, preset
+    return given, raw
+
+
+def _new_folder(path: Path, root: Path) -> Path:
+    path = path.expanduser().resolve()
+    book = (root / "book").resolve()
+    if path == book or book in path.parents:
+        raise UsageError(f"output folder {path} is inside the book's sources ({book}); choose another")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"output folder {path} exists and is not empty; choose a new one")
+    return path
+
+
+def _default_folder(stem: str) -> Path:
+    base = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ----------------------------------------------------------------------------- list
+def _cmd_list(args) -> int:
+    root, chapters = _chapters(args)
+    if args.chapters:
+        chapters = [get_chapter(n, chapters) for n in args.chapters]
+    if args.json:
+        doc = [{"chapter": c.name, "title": c.title, "notebook": str(c.path.relative_to(root)),
+                "in_toc": c.in_toc,
+                "parameters": [{"name": p.name, "type": p.type, "default": p.default, "help": p.help,
+                                "presets": c.preset_values(p.name)} for p in c.parameters]}
+               for c in chapters]
+        print(json.dumps(doc, indent=1, default=repr))
+        return EXIT_OK
+    for k, c in enumerate(chapters):
+        if k:
+            print()
+        flag = "" if c.in_toc else "  (not in _toc.yml yet)"
+        print(f"{c.name}: {c.title}  [{c.path.relative_to(root)}]{flag}")
+        rows = [("name", "type", "default", "help")]
+        for p in c.parameters:
+            help_ = p.help
+            presets = c.preset_values(p.name)
+            if presets and p.default is None:
+                help_ += "  [" + ", ".join(f"{k}: {v!r}" for k, v in presets.items()) + "]"
+            if p.name in RESERVED:
+                help_ += "  [set by matsense run: the --out folder]"
+            rows.append((p.name, p.type or "?", p.default_text, help_))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            print("  " + "  ".join(x.ljust(w) for x, w in zip(r[:3], widths)) + "  " + r[3])
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- run
+def _error_text(err) -> tuple[str, str]:
+    """(status, one-paragraph message) of an exception raised by papermill."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        first = (err.source or "").strip().splitlines()
+        where = f"cell In[{err.exec_count}]" + (f" ({first[0][:60]!r}...)" if first else "")
+        if err.ename == "ClaimsFailed":
+            return "claims failed", f"{err.evalue}"
+        if err.ename == "ValueError" and "configure(" in (err.source or ""):
+            return "parameters refused", f"the chapter refused its parameters: {err.evalue}"
+        return "error", f"{where} raised {err.ename}: {err.evalue}"
+    return "error", f"{type(err).__name__}: {err}"
+
+
+def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: int | None):
+    """Execute one chapter into ``out``; return its :class:`~matsense.report.ChapterResult`."""
+    import papermill as pm
+
+    from .report import ChapterResult
+
+    out.mkdir(parents=True, exist_ok=True)
+    params = dict(values)
+    params["results_dir"] = str(out)
+    nb_out = out / f"{ch.name}.ipynb"
+    status, error, t0 = "ok", "", time.perf_counter()
+    with open(out / "kernel.log", "w", encoding="utf-8") as log:
+        try:
+            pm.execute_notebook(str(ch.path), str(nb_out), parameters=params, cwd=str(ch.path.parent),
+                                kernel_name="python3", language="python",
+                                progress_bar={"desc": ch.name, "leave": True} if progress else False,
+                                start_timeout=120, execution_timeout=timeout,
+                                kernel_manager_class=_kernel_manager_class(log))
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # noqa: BLE001 - every failure is reported, the run goes on
+            status, error = _error_text(err)
+    wall = time.perf_counter() - t0
+    duration = wall
+    try:
+        import nbformat
+
+        meta = nbformat.read(nb_out, as_version=4).metadata.get("papermill", {})
+        duration = float(meta.get("duration") or wall)
+    except (OSError, ValueError):
+        pass
+    claims_doc = None
+    if (out / "claims.json").is_file():
+        claims_doc = json.loads((out / "claims.json").read_text(encoding="utf-8"))
+    if status == "ok" and claims_doc is None:
+        status, error = "no claims", "the chapter ran but wrote no claims.json"
+    run = {"chapter": ch.name, "notebook": nb_out.name, "status": status, "error": error,
+           "parameters": values, "duration_s": round(duration, 2),
+           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - wall))}
+    (out / "run.json").write_text(json.dumps(run, indent=1, default=repr) + "\n", encoding="utf-8")
+    return ChapterResult(ch.name, list((claims_doc or {}).get("claims", [])), status, round(duration, 2),
+                         values, error)
+
+
+def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
+    """Validate ``given`` for every target chapter; with ``every`` (--all), a name applies where declared."""
+    plan = {}
+    for ch in targets:
+        if every:
+            mine = {k: v for k, v in given.items() if any(p.name == k for p in ch.parameters)}
+        else:
+            mine = given
+        plan[ch.name] = ch.validate(mine, raw=raw)
+    if every:
+        unknown = [k for k in given if not any(any(p.name == k for p in ch.parameters) for ch in targets)]
+        if unknown:
+            raise ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
+    return plan
+
+
+def _print_claims(res, out=sys.stdout) -> None:
+    from .report import fmt
+
+    for c in res.claims:
+        mark = "holds" if c.get("holds") else "FAILS"
+        print(f"  {mark:5}  {c.get('id')}: measured {fmt(c.get('measured'))}, predicted {c.get('predicted')}",
+              file=out)
+
+
+def _cmd_run(args) -> int:
+    from . import report
+
+    if bool(args.chapter) == bool(args.all):
+        raise UsageError("give one CHAPTER or --all (see matsense list)")
+    root, chapters = _chapters(args)
+    targets = [c for c in chapters if c.in_toc] if args.all else [get_chapter(args.chapter, chapters)]
+    given, raw = _parse_given(args.param, args.preset)
+    plan = _validate_all(targets, given, raw, every=args.all)           # everything is checked before any kernel
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    out = _new_folder(Path(args.out) if args.out else _default_folder("all" if args.all else targets[0].name), root)
+    if args.record:
+        record = Path(args.record).expanduser().resolve()
+        if record.suffix != ".json":
+            raise UsageError(f"--record must name a .json file, got {args.record}")
+    out.mkdir(parents=True, exist_ok=True)
+    env = report.environment(root)
+    (out / "environment.json").write_text(json.dumps(env, indent=1) + "\n", encoding="utf-8")
+    progress = not args.no_progress
+    results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
+    for k, ch in enumerate(targets):
+        folder = out / ch.name if args.all else out
+        if args.all:
+            print(f"[{k + 1}/{len(targets)}] {ch.name}", file=sys.stderr, flush=True)
+        res = _run_one(ch, plan[ch.name], folder, progress=progress, timeout=args.timeout)
+        results.append(res)
+        line = f"{ch.name}: {res.status}, {report.summary_line([res])} ({res.duration_s:.1f} s)"
+        print(line, flush=True)
+        if res.error:
+            for text in res.error.splitlines():
+                print(f"  {text}", flush=True)
+            if res.status != "claims failed":
+                print(f"  see {_rel(folder / (ch.name + '.ipynb'))} and {_rel(folder / 'kernel.log')}", flush=True)
+        elif not args.all:
+            _print_claims(res)
+        if res.status == "parameters refused":
+            exit_code = max(exit_code, EXIT_USAGE)
+        elif res.status != "ok":
+            exit_code = max(exit_code, EXIT_FAIL)
+    wall = time.perf_counter() - t0
+    command = "matsense run " + ("--all" if args.all else targets[0].name)
+    command += "".join(f" -p {k} {raw.get(k, v)}" for k, v in given.items() if k != "preset")
+    command += f" --preset {given['preset']}" if "preset" in given else ""
+    paths = report.write_report(out, results, env, command=command)
+    if args.record:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(paths["json"], record)
+    print(f"outputs in {_rel(out)}/ (report.md, report.html" + (", " + ch.name + ".ipynb" if not args.all else "")
+          + ")" + (f"; record copied to {_rel(record)}" if args.record else ""))
+    if args.all:
+        print(f"wall time of matsense run --all: {wall:.1f} s")
+        print()
+        print(paths["md"].read_text(encoding="utf-8").rstrip())   # its last line is the summary line
+    else:
+        print(report.summary_line(results))
+    return exit_code
+
+
+# ----------------------------------------------------------------------------- report
+def _latest_run(base: Path) -> Path:
+    if not base.is_dir():
+        raise UsageError(f"no run folder given and no {base}/ here: run `matsense run --all` first")
+    cands = [d for d in base.iterdir() if d.is_dir() and (any(d.rglob("claims.json")) or any(d.rglob("run.json")))]
+    if not cands:
+        raise UsageError(f"no run with claims.json under {base}/: run `matsense run --all` first")
+    return max(cands, key=lambda d: d.stat().st_mtime)
+
+
+def _cmd_report(args) -> int:
+    from . import report
+
+    folder = Path(args.dir) if args.dir else _latest_run(Path("runs"))
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+    try:
+        root = find_root()
+        order = [c.name for c in discover(root)]
+    except FileNotFoundError:
+        root, order = None, []
+    results = report.collect(folder, order=order)
+    if not results:
+        raise UsageError(f"no claims.json or run.json under {folder}")
+    env_file = folder / "environment.json"
+    note = ""
+    if env_file.is_file():
+        env = json.loads(env_file.read_text(encoding="utf-8"))
+    else:
+        env = report.environment(root)
+        note = "The run folder has no environment.json: the environment below is the one of this report, not of the run."
+    paths = report.write_report(folder, results, env, command=f"matsense report {folder}", note=note)
+    if args.record:
+        dest = Path(args.record)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(paths["json"], dest)
+    if not args.dir:
+        print(f"(report of the latest run: {_rel(folder)})", file=sys.stderr)
+    print(paths["md"].read_text(encoding="utf-8").rstrip())
+    print(f"\nwritten: {_rel(paths['md'])}, {_rel(paths['html'])}, {_rel(paths['json'])}", file=sys.stderr)
+    bad = any(r.status != "ok" or r.failed for r in results)
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+# ----------------------------------------------------------------------------- main
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2 (argparse's own convention)
+        self.print_usage(sys.stderr)
+        _err(message)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="matsense", description="List, re-run and report the chapters of the matsense book.",
+                     epilog="Exit status: 0 all claims hold; 1 a claim fails or a cell raises; 2 wrong command line.")
+    parser.add_argument("--version", action="version", version=f"matsense {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="every chapter with its parameters (name, type, default, help)")
+    p.add_argument("chapters", nargs="*", metavar="CHAPTER", help="only these chapters")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("run", help="execute a chapter (or --all) into a new folder, with its claims",
+                       description="Execute chapters with papermill into a new folder: executed notebook, "
+                                   "figures, claims.json, run.json, report.md/html/json.")
+    p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="a chapter name (see matsense list)")
+    p.add_argument("--all", action="store_true", help="run every chapter of _toc.yml, in order")
+    p.add_argument("-p", "--parameter", dest="param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="set a parameter; VALUE is a Python literal (20, 1e-3, [0.1, 0.05], None, True) "
+                        "or a plain string. With --all it applies to every chapter that has NAME.")
+    p.add_argument("--preset", metavar="NAME", help="the chapters' preset: book (default, fast) or paper")
+    p.add_argument("--out", metavar="DIR", help="new output folder (default runs/<chapter or all>-<time>/)")
+    p.add_argument("--record", metavar="FILE.json",
+                   help="also copy the run's report.json there (maintainers: book/reproduction.json)")
+    p.add_argument("--timeout", type=float, metavar="S", help="limit per cell, seconds (default none)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="one table of every claims.json under DIR (default: the latest run)")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a folder written by matsense run")
+    p.add_argument("--record", metavar="FILE.json", help="also copy report.json there")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``matsense`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except (UsageError, ParameterError) as err:
+        _err(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
