@@ -6,6 +6,7 @@
 #                  book/*.ipynb, a clean warnings-as-errors build with execution
 #                  off, and checks of the built HTML (tests/site/)
 #   make execute   re-execute chapters in place (maintainers; NB=book/x.ipynb for one)
+#   make reproduce re-run every chapter with `matsense run --all`; record book/reproduction.json
 #   make linkcheck check external links (needs internet; the weekly workflow)
 #   make lock      regenerate requirements-lock.txt from pyproject.toml
 #   make clean     remove _build (site, execution cache, MathJax); distclean: also .venv
@@ -96,10 +97,10 @@ print(f"MathJax {version} is in {dest}")
 endef
 export FETCH_MATHJAX
 
-.PHONY: help install book test unit nbval build-test site-test execute linkcheck lock clean distclean mathjax
+.PHONY: help install book test unit nbval build-test site-test execute linkcheck lock clean distclean mathjax reproduce
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # ------------------------------------------------------------------ install
 $(BIN)/python:
@@ -157,6 +158,14 @@ site-test: $(STAMP)
 # ------------------------------------------------------------------ maintainers
 execute: $(STAMP)
 	$(BIN)/python -m matsense._execute $(NB)
+
+# Every chapter from scratch, through papermill, into a new folder; the record
+# (environment, commit, time and claims of each chapter) is what the book's
+# "Reproduction report" page shows. Exits non-zero if a claim fails (the record is
+# written all the same).
+reproduce: $(STAMP)
+	rm -rf $(BUILD)/reproduce
+	$(BIN)/matsense run --all --no-progress --out $(BUILD)/reproduce --record book/reproduction.json
 
 linkcheck: $(STAMP) $(MATHJAX) $(BUILD)/config/_config.off.yml
 	$(BIN)/jupyter-book build --builder linkcheck \

@@ -318,6 +318,14 @@ def _table(headers, rows, *, cls="") -> str:
     return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+#: Styles of the tables on the book's page (the theme's colours where it defines them).
+PAGE_CSS = ("<style>table.matsense-report{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
+            "table.matsense-report th,table.matsense-report td{vertical-align:top;text-align:left;"
+            "padding:.3em .5em;border-bottom:1px solid var(--pst-color-border,#ccc)}"
+            "table.matsense-report .fail{color:#b00020;font-weight:bold}"
+            "table.matsense-report .ok{color:#1b7a2f}</style>")
+
+
 def _verdict_html(claim) -> str:
     return '<span class="ok">holds</span>' if claim.get("holds") else '<span class="fail">FAILS</span>'
 
@@ -547,8 +555,8 @@ class BookReport:
                 rows.append("<tr>" + "".join(row) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("chapter", "results restated", "claim", "prediction",
                                                  "measured", "tolerance", "verdict"))
-        return (f'<table class="matsense-report"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-                f"<p><strong>{e(self.summary)}</strong></p>")
+        return (f'{PAGE_CSS}<table class="matsense-report"><thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table><p><strong>{e(self.summary)}</strong></p>')
 
     def record_html(self) -> str:
         """The record: when, where and how fast the last full re-run went, and whether it agrees."""
@@ -562,7 +570,8 @@ class BookReport:
                  f"{e(env.get('date', '?'))} (UTC), at commit <code>{e((env.get('git') or {}).get('commit', '?')[:12])}"
                  f"</code>{' with uncommitted changes' if (env.get('git') or {}).get('dirty') else ''}. "
                  f"Its summary: <strong>{e((self.record.get('summary') or {}).get('line', '?'))}</strong>.</p>"]
-        parts.append("<h4>Environment</h4>" + _table(["", ""], [(e(k), e(str(v))) for k, v in environment_rows(env)]))
+        parts.append("<h4>Environment</h4>" + _table(["", ""], [(e(k), e(str(v))) for k, v in environment_rows(env)],
+                                                     cls="matsense-report"))
         rows, total = [], 0.0
         for c in self.record.get("chapters", []):
             d = c.get("duration_s")
@@ -570,7 +579,7 @@ class BookReport:
             rows.append((e(c.get("chapter", "")), e(c.get("status", "")), _seconds(d), str(len(c.get("claims", [])))))
         rows.append(("<strong>all</strong>", "", f"<strong>{_seconds(total)}</strong>", ""))
         parts.append("<h4>Execution time of each chapter</h4>"
-                     + _table(["chapter", "status", "time", "claims"], rows))
+                     + _table(["chapter", "status", "time", "claims"], rows, cls="matsense-report"))
         agree = self.agreement()
         text = (f"The committed chapters and this re-run agree on {agree['same']} of {agree['total']} claims "
                 "(same measured value to 3 significant digits, same verdict).")
@@ -579,8 +588,8 @@ class BookReport:
         parts.append(f"<p>{e(text)}</p>")
         if agree["differ"]:
             parts.append(_table(["chapter", "claim", "committed", "re-run"],
-                                [tuple(e(str(x)) for x in d) for d in agree["differ"]]))
-        return "".join(parts)
+                                [tuple(e(str(x)) for x in d) for d in agree["differ"]], cls="matsense-report"))
+        return PAGE_CSS + "".join(parts)
 
 
 def _main(argv=None) -> int:  # pragma: no cover - debugging aid
