@@ -114,3 +114,14 @@ def test_companion_entry_matches_citation_cff():
     assert software.fields["title"] == CFF["title"]
     assert software.fields["url"] == CFF["repository-code"]
     assert str(software.persons["author"][0]).strip("{}") == CFF["authors"][0]["name"]
+
+
+def test_release_workflow_attaches_the_site_with_its_checksum():
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8"))
+    on = wf.get("on", wf.get(True))  # YAML 1.1 reads the key `on` as True
+    assert on == {"push": {"tags": ["v*"]}}
+    assert wf["permissions"] == {"contents": "write"}
+    script = "\n".join(s.get("run", "") for s in wf["jobs"]["release"]["steps"])
+    for needed in ("make test", "make clean", "make book", "make reproduce", "tar ", "sha256sum",
+                   "gh release create", "pyproject.toml", "CITATION.cff"):
+        assert needed in script, f"release workflow: no {needed!r}"
