@@ -316,9 +316,25 @@ def _literal(node, env: dict):
         x = _literal(node.operand, env)
         return -x if isinstance(node.op, ast.USub) else +x
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_literal(node.left, env), _literal(node.right, env))
+        left, right = _literal(node.left, env), _literal(node.right, env)
+        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 1000:
+            raise _NotLiteral
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.Name) and node.id in env:
         return env[node.id]
+    if isinstance(node, ast.ListComp) and len(node.generators) == 1:
+        gen = node.generators[0]
+        if not isinstance(gen.target, ast.Name) or gen.ifs or gen.is_async:
+            raise _NotLiteral
+        items = _literal(gen.iter, env)
+        if len(items) > 10_000:
+            raise _NotLiteral
+        return [_literal(node.elt, {**env, gen.target.id: x}) for x in items]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+        args = [_literal(a, env) for a in node.args]
+        if node.keywords or not all(isinstance(a, int) for a in args):
+            raise _NotLiteral
+        return range(*args)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("dict", "list", "tuple"):
         if node.func.id == "dict":
             if node.args or any(k.arg is None for k in node.keywords):
