@@ -291,6 +291,9 @@ def to_markdown(results, env: dict | None = None, *, title: str = "Reproduction 
         params = ", ".join(f"{k}={v!r}" for k, v in r.parameters.items())
         lines.append(f"| {_md(r.chapter)} | {r.status} | {_seconds(r.duration_s)} | {len(r.claims)} | "
                      f"{_md(params)} | {_md(r.error.splitlines()[0] if r.error else '')} |")
+    times = [r.duration_s for r in results if r.duration_s is not None]
+    if times:
+        lines += ["", f"Execution time of all chapters: {sum(times):.1f} s."]
     lines += ["", "## Claims", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in results:
         for c in r.claims:
