@@ -479,6 +479,8 @@ def plot_balancing(result, control, *, alpha_runs, eta_runs, baseline, drift, fi
     -------
     fig, axes (2 x 2)
     """
+    from matplotlib.ticker import NullFormatter
+
     from .plotting import figure, param_label
 
     result, control = _result("result", result), _result("control", control)
@@ -500,6 +502,8 @@ def plot_balancing(result, control, *, alpha_runs, eta_runs, baseline, drift, fi
     mus = result.eta[ie]
     ax.loglog(mus, drift, "o", label=f"measured, {param_label('alpha', float(result.alpha[ie[0]]))}")
     ax.loglog(mus, np.exp(fit.intercept) * mus ** fit.slope, "k:", label=f"fit: slope {fit.slope:.3f}")
+    ax.set_xticks(mus, [f"{x:g}" for x in mus])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step size μ")
     ax.set_ylabel("drift ‖Δ_T − Δ_0‖")
     ax.set_title("(b) the drift is linear in μ")
@@ -558,7 +562,7 @@ def plot_low_rank(result, *, small: int, large: int, r: int, erank, alphas_fit, 
     nsv = min(result.singular_values.shape[2], r + 3)
     for i in range(nsv):
         ax1.semilogy(result.t, result.singular_values[small, :, i], color=f"C{i}", label=f"σ_{i + 1}")
-        ax1.semilogy(result.t, result.singular_values[large, :, i], color=f"C{i}", ls="--")
+        ax1.semilogy(result.t, result.singular_values[large, :, i], color=f"C{i}", ls="--", lw=1.0, alpha=0.7)
     ax1.set_xlabel("iteration t")
     ax1.set_ylabel("σ_i(U_t V_tᵀ)")
     ax1.set_title(f"solid {param_label('alpha', float(result.alpha[small]))}, "
@@ -567,7 +571,7 @@ def plot_low_rank(result, *, small: int, large: int, r: int, erank, alphas_fit, 
     for b in range(B):
         ax2.step(result.t, erank[b], where="post", label=param_label("alpha", float(result.alpha[b])))
     ax2.axhline(r, color="k", ls=":", lw=1)
-    ax2.set_yscale("symlog", linthresh=4)
+    ax2.set_ylim(0, erank.max() + 1)
     ax2.set_xlabel("iteration t")
     ax2.set_ylabel("effective rank  #{i: σ_i ≥ 0.01 σ_1}")
     ax2.set_title("effective rank over time")
@@ -650,8 +654,9 @@ def plot_phase_diagram(diagram: PhaseDiagram):
     ax1.set_title(f"success rate (test error < {diagram.tol:g}), {diagram.seeds.size} seeds")
     ax1.grid(False)
     fig.colorbar(im, ax=ax1, label="success rate")
+    styles = ["o-", "s--", "^:", "D-.", "v-"]
     for j, k in enumerate(diagram.ks):
-        ax2.plot(diagram.ratios, rate[:, j], "o-", label=f"k = {k}")
+        ax2.plot(diagram.ratios, rate[:, j], styles[j % len(styles)], ms=7 - j, label=f"k = {k}")
     ax2.axhline(0.5, color="k", ls=":", lw=1)
     ax2.set_xlabel("m / (r (n1 + n2))")
     ax2.set_ylabel("success rate")
