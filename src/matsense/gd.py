@@ -286,8 +286,7 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
         If the error becomes non-finite or explodes; the message names the step
         size and a safe bound.
     """
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(problem).__name__}")
+    problem = v.problem(problem)
     parameterization = v.choice("parameterization", parameterization, PARAMETERIZATIONS)
     sym = parameterization == "symmetric"
     n1, n2 = problem.target.shape

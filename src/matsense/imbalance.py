@@ -99,21 +99,6 @@ def psd_problems(n: int, r: int, m: int, *, kappa: float | None = None, seed: in
     return PsdProblems(sym, gen, ident)
 
 
-def _problem(problem) -> Problem:
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(problem).__name__}")
-    return problem
-
-
-def _factors(problem: Problem, F, G):
-    n1, n2 = problem.target.shape
-    F = v.array("F", F, ndim=2)
-    G = v.array("G", G, ndim=2)
-    if F.shape[0] != n1 or G.shape[0] != n2 or F.shape[1] != G.shape[1]:
-        raise ValueError(f"F and G must have shapes ({n1}, k) and ({n2}, k), got {F.shape} and {G.shape}")
-    return F, G
-
-
 def imbalance(F, G) -> np.ndarray:
     """The imbalance :math:`F^\\top F - G^\\top G`.
 
@@ -152,8 +137,8 @@ def imbalance_increment(problem: Problem, F, G, *, eta: float) -> np.ndarray:
         :math:`\\eta^2(G^\\top D^\\top DG - F^\\top DD^\\top F)` with
         :math:`D = \\mathcal A^*(\\mathcal A(FG^\\top) - y)`.
     """
-    problem = _problem(problem)
-    F, G = _factors(problem, F, G)
+    problem = v.problem(problem)
+    F, G = v.factor_pair(problem, F, G, names=('F', 'G'))
     eta = v.real("eta", eta, positive=True)
     op = problem.operator
     D = op.adjoint(op.forward(F @ G.T) - problem.y)
@@ -205,8 +190,8 @@ def check_identity(problem: Problem, F0, G0, *, eta: float, steps: int) -> Ident
     -------
     IdentityCheck
     """
-    problem = _problem(problem)
-    F, G = _factors(problem, F0, G0)
+    problem = v.problem(problem)
+    F, G = v.factor_pair(problem, F0, G0, names=('F', 'G'))
     eta = v.real("eta", eta, positive=True)
     steps = v.integer("steps", steps, minimum=1)
     disc, inc, chg = np.empty(steps), np.empty(steps), np.empty(steps)
@@ -248,8 +233,8 @@ def imbalance_drift(problem: Problem, F0, G0, *, eta, iters: int, every: int):
     drift : ndarray (B, T)
         :math:`\\|\\Delta_t-\\Delta_0\\|_F` for each step size.
     """
-    problem = _problem(problem)
-    F0, G0 = _factors(problem, F0, G0)
+    problem = v.problem(problem)
+    F0, G0 = v.factor_pair(problem, F0, G0, names=('F', 'G'))
     etas = v.sweep("eta", eta, lambda n, x: v.real(n, x, positive=True))
     iters = v.integer("iters", iters, minimum=1)
     every = v.integer("every", every, minimum=1)

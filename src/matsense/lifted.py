@@ -76,21 +76,6 @@ def check_parameters(*, n1: int, n2: int, r: int, sigma, seed: int, m: int | Non
             raise ValueError(f"{name} must hold at least two distinct values, got {vals}")
 
 
-def _problem(problem) -> Problem:
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(problem).__name__}")
-    return problem
-
-
-def _factors(problem: Problem, U, V):
-    n1, n2 = problem.target.shape
-    U = v.array("U", U, ndim=2)
-    V = v.array("V", V, ndim=2)
-    if U.shape[0] != n1 or V.shape[0] != n2 or U.shape[1] != V.shape[1]:
-        raise ValueError(f"U and V must have shapes ({n1}, k) and ({n2}, k), got {U.shape} and {V.shape}")
-    return U, V
-
-
 # ---------------------------------------------------------------------------- the lifted form
 def dilation(Z) -> np.ndarray:
     """The symmetric dilation :math:`\\mathcal D(Z)=\\begin{bmatrix}0&Z\\\\Z^\\top&0\\end{bmatrix}`.
@@ -126,8 +111,8 @@ def residual_matrix(problem: Problem, U, V) -> np.ndarray:
     -------
     ndarray (n1, n2)
     """
-    problem = _problem(problem)
-    U, V = _factors(problem, U, V)
+    problem = v.problem(problem)
+    U, V = v.factor_pair(problem, U, V, names=('U', 'V'))
     op = problem.operator
     return op.adjoint(problem.y - op.forward(U @ V.T))
 
@@ -151,8 +136,8 @@ def lifted_step(problem: Problem, U, V, *, eta: float) -> tuple[np.ndarray, np.n
     U_next : ndarray (n1, k)
     V_next : ndarray (n2, k)
     """
-    problem = _problem(problem)
-    U, V = _factors(problem, U, V)
+    problem = v.problem(problem)
+    U, V = v.factor_pair(problem, U, V, names=('U', 'V'))
     eta = v.real("eta", eta, positive=True)
     n1 = U.shape[0]
     W = np.vstack([U, V])
@@ -213,8 +198,8 @@ def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
     -------
     LiftedCheck
     """
-    problem = _problem(problem)
-    U, V = _factors(problem, U0, V0)
+    problem = v.problem(problem)
+    U, V = v.factor_pair(problem, U0, V0, names=('U', 'V'))
     eta = v.real("eta", eta, positive=True)
     ts = v.sweep("times", times, lambda n, x: v.integer(n, x, minimum=0))
     if any(b <= a for a, b in zip(ts, ts[1:])):
@@ -479,9 +464,7 @@ def plot_balancing(result, control, *, alpha_runs, eta_runs, baseline, drift, fi
     -------
     fig, axes (2 x 2)
     """
-    from matplotlib.ticker import NullFormatter
-
-    from .plotting import figure, param_label
+    from .plotting import figure, param_label, plot_power_fit, value_ticks
 
     result, control = _result("result", result), _result("control", control)
     sigma_r = v.real("sigma_r", sigma_r, positive=True)
@@ -501,9 +484,8 @@ def plot_balancing(result, control, *, alpha_runs, eta_runs, baseline, drift, fi
     ax = axes[0, 1]
     mus = result.eta[ie]
     ax.loglog(mus, drift, "o", label=f"measured, {param_label('alpha', float(result.alpha[ie[0]]))}")
-    ax.loglog(mus, np.exp(fit.intercept) * mus ** fit.slope, "k:", label=f"fit: slope {fit.slope:.3f}")
-    ax.set_xticks(mus, [f"{x:g}" for x in mus])
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    plot_power_fit(ax, mus, fit, label=f"fit: slope {fit.slope:.3f}")
+    value_ticks(ax.xaxis, mus)
     ax.set_xlabel("step size μ")
     ax.set_ylabel("drift ‖Δ_T − Δ_0‖")
     ax.set_title("(b) the drift is linear in μ")
@@ -546,7 +528,7 @@ def plot_low_rank(result, *, small: int, large: int, r: int, erank, alphas_fit, 
     -------
     fig, (ax_sv, ax_rank, ax_tail)
     """
-    from .plotting import figure, param_label
+    from .plotting import figure, param_label, plot_power_fit
 
     result = _result("result", result)
     B = result.batch_size
@@ -577,8 +559,7 @@ def plot_low_rank(result, *, small: int, large: int, r: int, erank, alphas_fit, 
     ax2.set_title("effective rank over time")
     ax2.legend(ncols=2)
     ax3.loglog(a_fit, tail, "o", label=f"σ_{r + 1}(U_T V_Tᵀ)")
-    ax3.loglog(a_fit, np.exp(fit.intercept) * a_fit ** fit.slope, "k:",
-               label=f"fit: α^{fit.slope:.2f} (R² = {fit.r2:.3f})")
+    plot_power_fit(ax3, a_fit, fit, label=f"fit: α^{fit.slope:.2f} (R² = {fit.r2:.3f})")
     ax3.set_xlabel("initialization scale α")
     ax3.set_ylabel(f"σ_{r + 1} at the end")
     ax3.set_title("the tail shrinks with α")

@@ -39,12 +39,6 @@ __all__ = ["check_parameters", "step_sizes", "AlphaSweep", "alpha_sweep", "Escap
            "plot_escape"]
 
 
-def _problem(problem) -> Problem:
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(problem).__name__}")
-    return problem
-
-
 def check_parameters(*, n1: int, n2: int, r: int, sigma, m: int, k: int, alphas, seed: int,
                      alpha_fit_max: float | None = None) -> None:
     """Validate the parameters of the paper-A chapters; raise ValueError naming the first bad one.
@@ -104,7 +98,7 @@ def step_sizes(problem: Problem, *, k, alpha, seed, eta: float) -> np.ndarray:
     -------
     ndarray of shape (B,)
     """
-    problem = _problem(problem)
+    problem = v.problem(problem)
     eta = v.real("eta", eta, positive=True)
     ks = v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))
     alphas = v.sweep("alpha", alpha, lambda n, x: v.real(n, x, positive=True))
@@ -223,7 +217,7 @@ def alpha_sweep(problem: Problem, *, k: int, alphas, seeds, eta: float, iters: i
     -------
     AlphaSweep
     """
-    problem = _problem(problem)
+    problem = v.problem(problem)
     r = problem.target.r
     k = v.integer("k", k, minimum=r)
     a = sorted(v.sweep("alphas", alphas, lambda n, x: v.real(n, x, positive=True)), reverse=True)
@@ -280,7 +274,7 @@ def escape_slopes(problem: Problem, *, eta: float) -> EscapeSlopes:
     -------
     EscapeSlopes
     """
-    problem = _problem(problem)
+    problem = v.problem(problem)
     eta = v.real("eta", eta, positive=True)
     r = problem.target.r
     return EscapeSlopes(spectral=1.0 / np.log1p(eta * problem.spectral_sigma[:r]),

@@ -14,7 +14,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["STYLE", "figure", "plot_curves", "param_label", "save"]
+__all__ = ["STYLE", "figure", "plot_curves", "plot_power_fit", "value_ticks", "param_label", "save"]
 
 #: Book style: applied by :func:`figure`.
 STYLE = {
@@ -102,6 +102,38 @@ def plot_curves(ax, t, curves, labels, *, logy: bool = True, logx: bool = False,
         ax.set_title(title)
     ax.legend()
     return ax
+
+
+def plot_power_fit(ax, x, fit, fmt: str = "k:", *, label: str | None = None, **kwargs):
+    """Draw the fitted power law ``exp(intercept) * x**slope`` of a log-log :class:`~matsense.Fit`.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x : array (P,)
+        Abscissae (positive) at which to draw the line.
+    fit : Fit
+        A fit of ``log y`` against ``log x`` (:func:`matsense.fit_line` on logs, or
+        :func:`matsense.fit_power`).
+    fmt : str
+        Matplotlib format string.
+    label : str, keyword-only
+        Legend entry; default ``"fit: slope <slope>"``.
+    """
+    x = np.asarray(x, dtype=float)
+    if label is None:
+        label = f"fit: slope {fit.slope:.2f}"
+    return ax.loglog(x, np.exp(fit.intercept) * x ** fit.slope, fmt, label=label, **kwargs)
+
+
+def value_ticks(axis, values, *, fmt: str = "g"):
+    """Put one labelled major tick at each of ``values`` on ``axis`` (``ax.xaxis`` or ``ax.yaxis``)
+    and hide the minor tick labels of a log scale."""
+    from matplotlib.ticker import NullFormatter
+
+    values = list(values)
+    axis.set_ticks(values, [f"{x:{fmt}}" for x in values])
+    axis.set_minor_formatter(NullFormatter())
 
 
 def save(fig, name: str, results_dir) -> str | None:

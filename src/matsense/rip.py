@@ -157,9 +157,7 @@ def plot_ratios(res: IsometryRatios, *, fit=None):
     -------
     fig, (ax_distribution, ax_spread)
     """
-    from matplotlib.ticker import NullFormatter
-
-    from .plotting import figure
+    from .plotting import figure, plot_power_fit, value_ticks
 
     if not isinstance(res, IsometryRatios):
         raise ValueError(f"res must be an IsometryRatios, got {type(res).__name__}")
@@ -180,12 +178,9 @@ def plot_ratios(res: IsometryRatios, *, fit=None):
     ax2.loglog(m, std, "o", label="measured std")
     ax2.loglog(m, pred, "k--", lw=1, label=r"theory $\sqrt{(2/m)(1-1/(n_1 n_2))}$")
     if fit is not None:
-        ax2.loglog(m, np.exp(fit.intercept) * m ** fit.slope, "-", lw=1, label=f"fit: slope {fit.slope:.2f}")
-    ax2.set_xticks(m, [str(x) for x in res.m_values])
-    ax2.xaxis.set_minor_formatter(NullFormatter())
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if std.min() / 1.5 <= t <= std.max() * 1.5]
-    ax2.set_yticks(ticks, [f"{t:g}" for t in ticks])
-    ax2.yaxis.set_minor_formatter(NullFormatter())
+        plot_power_fit(ax2, m, fit, "-", lw=1)
+    value_ticks(ax2.xaxis, res.m_values)
+    value_ticks(ax2.yaxis, [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if std.min() / 1.5 <= t <= std.max() * 1.5])
     ax2.set_xlabel("number of measurements m")
     ax2.set_ylabel("standard deviation of the ratio")
     ax2.set_title("spread against m")

@@ -371,10 +371,7 @@ def local_rate_symmetric(problem: Problem, *, eta: float) -> float:
     float
         Rate per iteration of :math:`\\ln\\|X_tX_t^\\top-M^\\star\\|_F^2`.
     """
-    if not isinstance(problem, Problem):
-        raise ValueError(f"problem must be a matsense Problem, got {type(problem).__name__}")
-    if not problem.target.psd:
-        raise ValueError("problem must have a PSD target (make_problem(..., psd=True))")
+    problem = v.problem(problem, psd=True)
     eta = v.real("eta", eta, positive=True)
     tgt = problem.target
     n, r = tgt.U.shape
