@@ -5,7 +5,7 @@ tagged ``parameters`` and a claims check (:func:`matsense.check_claims`). Chapte
 are discovered at run time: first those listed in ``_toc.yml``, in its order, then
 any other ``book/*.ipynb`` chapter (flagged ``in_toc=False``).
 
-The ``parameters`` cell is parsed with :mod:`ast` (no kernel): each assignment
+The ``parameters`` cell is parsed with Python's ``ast`` module (no kernel): each assignment
 ``name: type = default  # help`` gives a :class:`Parameter`. The cell after it
 usually validates the values with :func:`matsense.configure` and a ``PRESETS``
 dict; when that dict is a plain literal it is extracted too, so that

@@ -184,7 +184,7 @@ class AlphaSweep:
         return np.all(np.diff(self.test_error, axis=1) < 0, axis=1)
 
     def run_index(self, seed_index: int, alpha_index: int) -> int:
-        """Index in :attr:`result` of the run with the given seed and scale positions."""
+        """Index in ``result`` of the run with the given seed and scale positions."""
         s = v.integer("seed_index", seed_index, minimum=0, maximum=len(self.seeds) - 1)
         a = v.integer("alpha_index", alpha_index, minimum=0, maximum=len(self.alphas) - 1)
         return s * len(self.alphas) + a
@@ -211,7 +211,7 @@ def alpha_sweep(problem: Problem, *, k: int, alphas, seeds, eta: float, iters: i
     exact_alphas : sequence of float > 0, keyword-only
         Scales of extra runs with ``k = r`` (exact parameterization), first seed.
     record_every : int >= 1, keyword-only
-        Recording interval of the curves in :attr:`AlphaSweep.result`.
+        Recording interval of the curves in ``AlphaSweep.result``.
 
     Returns
     -------
