@@ -73,3 +73,18 @@ def test_chapter_is_committed_executed_and_listed(path):
     assert not any("injected-parameters" in t for t in tags), f"{path.name}: papermill's injected cell"
     assert sum("parameters" in t for t in tags) == 1, f"{path.name}: needs exactly one cell tagged parameters"
     assert f"book/{path.stem}" in _toc_files(), f"{path.name} is not listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_installs_itself_on_colab(path):
+    """The Colab launch button opens a bare runtime: a chapter's first cell installs this
+    repository's package there (and does nothing elsewhere); the site hides the cell."""
+    nb = nbformat.read(path, as_version=4)
+    if not any("check_claims(" in c.source for c in nb.cells):
+        pytest.skip(f"{path.name} is not an experiment chapter (no claims): it reads the repository's files")
+    first = nb.cells[0]
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
+    assert first.cell_type == "code" and 'if "google.colab" in sys.modules:' in first.source, (
+        f"{path.name}: the first cell must be the Colab install cell (see CONTRIBUTING.md)")
+    assert f"matsense[book] @ git+{repo.rstrip('/')}" in first.source, f"{path.name}: installs another repository"
+    assert "remove-cell" in first.metadata.get("tags", []), f"{path.name}: the Colab cell must be tagged remove-cell"
