@@ -138,7 +138,7 @@ def imbalance_increment(problem: Problem, F, G, *, eta: float) -> np.ndarray:
         :math:`D = \\mathcal A^*(\\mathcal A(FG^\\top) - y)`.
     """
     problem = v.problem(problem)
-    F, G = v.factor_pair(problem, F, G, names=('F', 'G'))
+    F, G = v.factor_pair(problem, F, G, names=("F", "G"))
     eta = v.real("eta", eta, positive=True)
     op = problem.operator
     D = op.adjoint(op.forward(F @ G.T) - problem.y)
@@ -191,7 +191,7 @@ def check_identity(problem: Problem, F0, G0, *, eta: float, steps: int) -> Ident
     IdentityCheck
     """
     problem = v.problem(problem)
-    F, G = v.factor_pair(problem, F0, G0, names=('F', 'G'))
+    F, G = v.factor_pair(problem, F0, G0, names=("F", "G"))
     eta = v.real("eta", eta, positive=True)
     steps = v.integer("steps", steps, minimum=1)
     disc, inc, chg = np.empty(steps), np.empty(steps), np.empty(steps)
@@ -234,7 +234,7 @@ def imbalance_drift(problem: Problem, F0, G0, *, eta, iters: int, every: int):
         :math:`\\|\\Delta_t-\\Delta_0\\|_F` for each step size.
     """
     problem = v.problem(problem)
-    F0, G0 = v.factor_pair(problem, F0, G0, names=('F', 'G'))
+    F0, G0 = v.factor_pair(problem, F0, G0, names=("F", "G"))
     etas = v.sweep("eta", eta, lambda n, x: v.real(n, x, positive=True))
     iters = v.integer("iters", iters, minimum=1)
     every = v.integer("every", every, minimum=1)

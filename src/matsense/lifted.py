@@ -33,6 +33,7 @@ import numpy as np
 
 from . import _validate as v
 from .gd import initial_factors, run_gd
+from .imbalance import imbalance, imbalance_increment
 from .operators import SensingOperator
 from .problems import Problem, low_rank_target
 
@@ -112,7 +113,7 @@ def residual_matrix(problem: Problem, U, V) -> np.ndarray:
     ndarray (n1, n2)
     """
     problem = v.problem(problem)
-    U, V = v.factor_pair(problem, U, V, names=('U', 'V'))
+    U, V = v.factor_pair(problem, U, V, names=("U", "V"))
     op = problem.operator
     return op.adjoint(problem.y - op.forward(U @ V.T))
 
@@ -137,7 +138,7 @@ def lifted_step(problem: Problem, U, V, *, eta: float) -> tuple[np.ndarray, np.n
     V_next : ndarray (n2, k)
     """
     problem = v.problem(problem)
-    U, V = v.factor_pair(problem, U, V, names=('U', 'V'))
+    U, V = v.factor_pair(problem, U, V, names=("U", "V"))
     eta = v.real("eta", eta, positive=True)
     n1 = U.shape[0]
     W = np.vstack([U, V])
@@ -183,7 +184,7 @@ def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
     iteration of ``times`` in turn; there one more engine step is compared with
     :func:`lifted_step`, and the measured change of the imbalance with
     :math:`\\mu^2(\\nabla_U^\\top\\nabla_U-\\nabla_V^\\top\\nabla_V)`, where
-    :math:`\\nabla_U=-MV` and :math:`\\nabla_V=-M^\\top U`.
+    :math:`\\nabla_U=-MV` and :math:`\\nabla_V=-M^\\top U` (:func:`matsense.imbalance.imbalance_increment`).
 
     Parameters
     ----------
@@ -199,7 +200,7 @@ def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
     LiftedCheck
     """
     problem = v.problem(problem)
-    U, V = v.factor_pair(problem, U0, V0, names=('U', 'V'))
+    U, V = v.factor_pair(problem, U0, V0, names=("U", "V"))
     eta = v.real("eta", eta, positive=True)
     ts = v.sweep("times", times, lambda n, x: v.integer(n, x, minimum=0))
     if any(b <= a for a, b in zip(ts, ts[1:])):
@@ -219,9 +220,8 @@ def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
         W1 = np.vstack([U1, V1])
         lifted = np.linalg.norm(W1 - np.vstack([Ul, Vl])) / np.linalg.norm(W1)
         M = residual_matrix(problem, U, V)
-        gU, gV = -M @ V, -M.T @ U
-        pred = eta ** 2 * (gU.T @ gU - gV.T @ gV)
-        change = (U1.T @ U1 - V1.T @ V1) - (U.T @ U - V.T @ V)
+        pred = imbalance_increment(problem, U, V, eta=eta)
+        change = imbalance(U1, V1) - imbalance(U, V)
         scale = np.linalg.norm(U) ** 2 + np.linalg.norm(V) ** 2
         DW = dilation(M) @ np.vstack([U, V])
         pred_lifted = eta ** 2 * (DW.T @ J @ DW)
