@@ -124,6 +124,19 @@ def test_local_rate_symmetric_is_eta_sigma_r_for_factorization():
         toys.local_rate_symmetric(ms.make_problem(4, 4, 1, operator="identity"), eta=0.1)
 
 
+def test_record_interval_keeps_points_in_the_exact_decay():
+    prob = ms.make_problem(10, 10, 2, sigma=[1.0, 0.4], psd=True, operator="identity", seed=0)
+    rate = -2 * np.log(1 - 0.1 * 0.4)
+    assert toys.record_interval(prob, eta=0.1, iters=4000, floor=1e-24) == 4       # iters // 1000
+    long = toys.record_interval(prob, eta=0.1, iters=10**6, floor=1e-24)           # capped by the decay
+    assert long == int(np.log(1e24) / (rate * 10)) and np.log(1e24) / rate / long >= 10
+    assert toys.record_interval(prob, eta=0.1, iters=5, floor=1e-24) == 1
+    with pytest.raises(ValueError, match="floor must be < 1"):
+        toys.record_interval(prob, eta=0.1, iters=100, floor=2.0)
+    with pytest.raises(ValueError, match="points must be an integer >= 2"):
+        toys.record_interval(prob, eta=0.1, iters=100, floor=1e-24, points=1)
+
+
 def test_burn_in_time_and_rate_ratio():
     prob = ms.make_problem(10, 10, 2, sigma=[1.0, 0.5], psd=True, operator="identity", seed=0)
     res = ms.run_gd(prob, k=[2, 2], alpha=[0.1, 0.001], eta=0.1, iters=600,

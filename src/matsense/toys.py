@@ -31,7 +31,7 @@ from .problems import LowRankTarget, Problem
 
 __all__ = ["cubic_recursion", "cubic_tail", "redundant_singular_values", "tail_constant",
            "plateau_ratio_samples", "diagonal_toy", "toy_recursion", "toy_rate", "burn_in_time",
-           "rate_ratio", "local_rate_symmetric", "check_widths", "check_plateau_alphas", "require_horizon"]
+           "rate_ratio", "local_rate_symmetric", "record_interval", "check_widths", "check_plateau_alphas", "require_horizon"]
 
 
 # ---------------------------------------------------------------------------- symmetric: cubic recursion
@@ -386,6 +386,41 @@ def local_rate_symmetric(problem: Problem, *, eta: float) -> float:
     nz = lam[r * (r - 1) // 2:]                                 # drop the rotation null space
     rho = np.max(np.abs(1.0 - eta * nz))
     return float(-2.0 * np.log(rho))
+
+
+def record_interval(problem: Problem, *, eta: float, iters: int, floor: float, points: int = 10,
+                    records: int = 1000) -> int:
+    """Recording interval for a sweep that contains an exact-width (``k = r``) symmetric run.
+
+    The exact-width run falls from order 1 to the fitting floor within about
+    :math:`\\ln(1/\\mathrm{floor})/\\rho` iterations (:math:`\\rho` from
+    :func:`local_rate_symmetric`), however long the horizon ``iters``. The interval is
+    ``iters // records`` unless that would leave fewer than ``points`` records in that decay.
+
+    Parameters
+    ----------
+    problem : Problem
+        With a PSD target.
+    eta : float > 0, keyword-only
+    iters : int >= 1, keyword-only
+        Horizon of the sweep.
+    floor : float in (0, 1), keyword-only
+        Relative floor below which rate fits ignore the error.
+    points : int >= 2, keyword-only
+        Records wanted in the linear decay of the exact-width run.
+    records : int >= 1, keyword-only
+        Records wanted over the whole horizon.
+
+    Returns
+    -------
+    int >= 1
+    """
+    iters = v.integer("iters", iters, minimum=1)
+    floor = v.real("floor", floor, positive=True, below=1.0)
+    points = v.integer("points", points, minimum=2)
+    records = v.integer("records", records, minimum=1)
+    rate = local_rate_symmetric(problem, eta=eta)
+    return max(1, min(iters // records, int(np.log(1 / floor) / (rate * points))))
 
 
 # ---------------------------------------------------------------------------- parameter checks
