@@ -117,3 +117,11 @@ def test_recorded_reproduction_is_well_formed():
     assert all(c["duration_s"] > 0 for c in rec["chapters"])
     text = (ROOT / report.RECORD_NAME).read_text(encoding="utf-8")
     assert "/home/" not in text and "/work/" not in text, "the record must not hold local paths"
+
+
+def test_result_titles_lose_their_dollar_math():
+    from matsense.report import plain_title
+
+    assert plain_title(r"rate $\tfrac{16}{9}\eta\alpha^2$ (derived)") == "rate 16/9·ηα^2 (derived)"
+    assert plain_title(r"decays like $1/t$") == "decays like 1/t"
+    assert plain_title("Paper B, Theorem 1.3 (informal)") == "Paper B, Theorem 1.3 (informal)"

@@ -415,6 +415,18 @@ class _ClaimsTableParser(HTMLParser):
 
 _DIRECTIVE = re.compile(r"^\s*(?::{3,}|`{3,})\{prf:(theorem|proposition|lemma|corollary|conjecture)\}[ \t]*(.*)$")
 _LABEL = re.compile(r"^\s*:label:\s*(\S+)")
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ε", "eta": "η",
+          "kappa": "κ", "lambda": "λ", "mu": "μ", "sigma": "σ", "Sigma": "Σ", "tau": "τ"}
+
+
+def plain_title(title: str) -> str:
+    """A directive title with its inline math ``$...$`` turned into plain text for a table cell
+    (``$\\tfrac{16}{9}\\eta\\alpha^2$`` becomes ``16/9·ηα^2``)."""
+    def math(m):
+        t = re.sub(r"\\[td]?frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2·", m.group(1))
+        t = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK.get(g.group(1), ""), t)
+        return t.replace("{", "").replace("}", "").replace("··", "·").strip("·")
+    return re.sub(r"\$([^$]+)\$", math, title)
 
 
 @dataclass
@@ -443,7 +455,7 @@ def chapter_results(nb) -> list[Result]:
                 if lm:
                     label = lm.group(1)
                     break
-            out.append(Result(m.group(1), m.group(2).strip(), label))
+            out.append(Result(m.group(1), plain_title(m.group(2).strip()), label))
     return out
 
 
