@@ -7,6 +7,7 @@ soon as it is listed there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,18 @@ def test_no_error_or_traceback_output(site, doc):
     text = article(soup).get_text(" ")
     for marker in ("Traceback (most recent call last)", "Error executing", "ExecutionError"):
         assert marker not in text, f"{doc}: page shows {marker!r}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_prose_shows_no_numpy_reprs(site, doc):
+    """Glued numbers read as numbers: ``glue(name, round(x, 2))`` of a NumPy scalar would show
+    ``np.float64(0.53)`` in the text; chapters glue ``float(...)`` (code cells are not checked)."""
+    soup = soup_of(page(site, doc))
+    for code in soup.select("div.cell_input, pre, code"):
+        code.decompose()
+    text = article(soup).get_text(" ")
+    found = re.findall(r"np\.(?:float|int|uint|bool_|str_)\w*\([^)]*\)", text)
+    assert not found, f"{doc}: the prose shows NumPy reprs {found[:5]} (glue float(...) instead)"
 
 
 @pytest.mark.parametrize("doc", DOCS)
