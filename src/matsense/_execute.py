@@ -28,7 +28,11 @@ class _ThisPythonSpecs(KernelSpecManager):
         return super().get_kernel_spec(kernel_name)
 
 
-class _ThisPythonKernel(AsyncKernelManager):
+class ThisPythonKernel(AsyncKernelManager):
+    """Kernel manager whose ``python3`` kernel is always this interpreter: the kernelspec
+    shipped by ipykernel runs ``python`` from ``PATH``, which is not this virtual
+    environment's unless it is activated."""
+
     @default("kernel_spec_manager")
     def _default_kernel_spec_manager(self):
         return _ThisPythonSpecs(data_dir=self.data_dir)
@@ -48,7 +52,7 @@ def execute(path: str | Path, *, timeout: int = 600) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   kernel_manager_class=_ThisPythonKernel,
+                   kernel_manager_class=ThisPythonKernel,
                    resources={"metadata": {"path": str(path.resolve().parent)}}).execute()
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})

@@ -24,6 +24,13 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
     return value
 
 
+def shape_rank(n1, n2, r) -> tuple[int, int, int]:
+    """Return ``(n1, n2, r)`` as ints with ``n1, n2 >= 1`` and ``1 <= r <= min(n1, n2)``."""
+    n1 = integer("n1", n1, minimum=1)
+    n2 = integer("n2", n2, minimum=1)
+    return n1, n2, integer("r", r, minimum=1, maximum=min(n1, n2))
+
+
 def real(name: str, value, *, positive: bool = False, nonnegative: bool = False,
          below: float | None = None) -> float:
     """Return ``value`` as a finite ``float`` with the requested sign."""

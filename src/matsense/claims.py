@@ -23,7 +23,8 @@ class ClaimsFailed(AssertionError):
     """At least one claim of a chapter does not hold."""
 
 
-def _fmt(x) -> str:
+def format_value(x) -> str:
+    """A value as the claims tables print it (3 significant digits, yes/no, nan)."""
     if isinstance(x, bool):
         return "yes" if x else "no"
     if isinstance(x, float):
@@ -75,7 +76,7 @@ def claim_between(id: str, statement: str, measured, lo: float, hi: float, *, to
     lo, hi = v.real("lo", lo), v.real("hi", hi)
     if lo > hi:
         raise ValueError(f"lo must be <= hi, got {lo} > {hi}")
-    return Claim(id, statement, f"[{_fmt(lo)}, {_fmt(hi)}]", m, tolerance, bool(lo <= m <= hi))
+    return Claim(id, statement, f"[{format_value(lo)}, {format_value(hi)}]", m, tolerance, bool(lo <= m <= hi))
 
 
 def claim_close(id: str, statement: str, measured, predicted: float, *, rtol: float | None = None,
@@ -86,7 +87,7 @@ def claim_close(id: str, statement: str, measured, predicted: float, *, rtol: fl
     if (rtol is None) == (atol is None):
         raise ValueError("give exactly one of rtol or atol")
     bound = v.real("rtol", rtol, positive=True) * abs(p) if rtol is not None else v.real("atol", atol, positive=True)
-    what = f"{_fmt(p)} ± {_fmt(rtol * 100.0)}%" if rtol is not None else f"{_fmt(p)} ± {_fmt(atol)}"
+    what = f"{format_value(p)} ± {format_value(rtol * 100.0)}%" if rtol is not None else f"{format_value(p)} ± {format_value(atol)}"
     return Claim(id, statement, what, m, tolerance, bool(abs(m - p) <= bound))
 
 
@@ -112,7 +113,7 @@ class ClaimTable:
         return [c for c in self.claims if not c.holds]
 
     def rows(self) -> list[list[str]]:
-        return [[_fmt(getattr(c, col)) for col in self.columns] for c in self.claims]
+        return [[format_value(getattr(c, col)) for col in self.columns] for c in self.claims]
 
     def __repr__(self) -> str:
         rows = [list(self.columns)] + self.rows()
@@ -172,7 +173,7 @@ def check_claims(claims, *, chapter: str, results_dir: str | os.PathLike | None 
         with open(os.path.join(results_dir, "claims.json"), "w") as fh:
             json.dump(doc, fh, indent=2, default=float)
     if table.failed:
-        lines = [f"  {c.id}: {c.statement} -- predicted {c.predicted}, measured {_fmt(c.measured)} ({c.tolerance})"
+        lines = [f"  {c.id}: {c.statement} -- predicted {c.predicted}, measured {format_value(c.measured)} ({c.tolerance})"
                  for c in table.failed]
         raise ClaimsFailed(f"{len(table.failed)} of {len(claims)} claims of chapter {chapter!r} do not hold:\n"
                            + "\n".join(lines))

@@ -46,34 +46,20 @@ def _err(msg: str) -> None:
 
 
 def _kernel_manager_class(stderr=None):
-    """A kernel manager whose ``python3`` kernel is always this interpreter.
+    """The kernel manager of ``make execute`` (its ``python3`` kernel is always this
+    interpreter, see :mod:`matsense._execute`), with the kernel process's own messages
+    (not the cells' output) sent to the open file ``stderr``."""
+    from ._execute import ThisPythonKernel
 
-    The ``python3`` kernelspec shipped by ipykernel runs ``python`` from ``PATH``,
-    which is not this virtual environment's unless it is activated. The kernel
-    process's own messages (not the cells' output) go to the open file ``stderr``.
-    """
-    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
+    if stderr is None:
+        return ThisPythonKernel
 
-    class _Specs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            if kernel_name == "python3":
-                return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
-            return super().get_kernel_spec(kernel_name)
-
-    class _ThisPython(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _default_kernel_spec_manager(self):
-            return _Specs(data_dir=self.data_dir)
-
+    class _Redirected(ThisPythonKernel):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            if stderr is not None:
-                kw["stderr"] = stderr
+            kw["stderr"] = stderr
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
-    return _ThisPython
+    return _Redirected
 
 
 def _chapters(args) -> tuple[Path, list[Chapter]]:
@@ -236,11 +222,11 @@ def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
 
 
 def _print_claims(res, out=sys.stdout) -> None:
-    from .report import fmt
+    from .claims import format_value
 
     for c in res.claims:
         mark = "holds" if c.get("holds") else "FAILS"
-        print(f"  {mark:5}  {c.get('id')}: measured {fmt(c.get('measured'))}, predicted {c.get('predicted')}",
+        print(f"  {mark:5}  {c.get('id')}: measured {format_value(c.get('measured'))}, predicted {c.get('predicted')}",
               file=out)
 
 

@@ -60,9 +60,7 @@ def check_parameters(*, n1: int, n2: int, r: int, sigma, seed: int, m: int | Non
     **sweeps : sequences, keyword-only
         Named lists that need at least two distinct values (e.g. ``alphas``, ``etas``).
     """
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    r = v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    n1, n2, r = v.shape_rank(n1, n2, r)
     sig = v.array("sigma", sigma, ndim=1)
     if sig.size != r or np.any(sig <= 0):
         raise ValueError(f"sigma must hold r = {r} positive values, got {sig.tolist()}")
@@ -357,9 +355,7 @@ def phase_diagram(n1: int, n2: int, r: int, *, sigma, ratios, ks, n_seeds: int, 
     -------
     PhaseDiagram
     """
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    r = v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    n1, n2, r = v.shape_rank(n1, n2, r)
     sig = v.array("sigma", sigma, shape=(r,))
     if np.any(sig <= 0):
         raise ValueError(f"sigma must hold {r} positive values, got {sig.tolist()}")

@@ -56,9 +56,7 @@ def check_parameters(*, n1: int, n2: int, r: int, sigma, m: int, k: int, alphas,
     alpha_fit_max : float > 0, keyword-only, optional
         If given, at least two of ``alphas`` must be ``<= alpha_fit_max``.
     """
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    r = v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    n1, n2, r = v.shape_rank(n1, n2, r)
     s = v.sweep("sigma", sigma, lambda n, x: v.real(n, x, positive=True))
     if len(s) != r:
         raise ValueError(f"sigma must hold r = {r} singular values, got {len(s)}: {s}")

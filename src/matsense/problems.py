@@ -74,9 +74,7 @@ def low_rank_target(n1: int, n2: int, r: int, *, sigma=None, kappa: float | None
     -------
     LowRankTarget
     """
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    r = v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    n1, n2, r = v.shape_rank(n1, n2, r)
     seed = v.integer("seed", seed, minimum=0)
     if not isinstance(psd, bool):
         raise ValueError(f"psd must be True or False, got {psd!r}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-import math
 import os
 import platform
 import re
@@ -29,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .claims import format_value
+
 __all__ = ["ChapterResult", "environment", "collect", "summary", "summary_line", "to_markdown", "to_html",
            "write_report", "record", "BookReport", "RECORD_NAME"]
 
@@ -36,15 +37,6 @@ __all__ = ["ChapterResult", "environment", "collect", "summary", "summary_line",
 RECORD_NAME = "book/reproduction.json"
 
 COLUMNS = ("chapter", "id", "statement", "predicted", "measured", "tolerance", "verdict")
-
-
-def fmt(x) -> str:
-    """A measured value as the chapters print it (3 significant digits, yes/no)."""
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return "nan" if math.isnan(x) else f"{x:.3g}"
-    return str(x)
 
 
 # ----------------------------------------------------------------------------- environment
@@ -299,7 +291,7 @@ def to_markdown(results, env: dict | None = None, *, title: str = "Reproduction 
         for c in r.claims:
             lines.append("| " + " | ".join(_md(x) for x in (
                 r.chapter, c.get("id", ""), c.get("statement", ""), c.get("predicted", ""),
-                fmt(c.get("measured")), c.get("tolerance", ""), _verdict(c))) + " |")
+                format_value(c.get("measured")), c.get("tolerance", ""), _verdict(c))) + " |")
     lines.append("")
     broken = [r for r in results if r.status not in ("ok", "claims failed")]
     if broken:
@@ -347,7 +339,7 @@ def to_html(results, env: dict | None = None, *, title: str = "Reproduction repo
             for r in results]
     parts.append("<h2>Chapters</h2>" + _table(["chapter", "status", "time", "claims", "parameters", "error"], rows))
     rows = [(e(r.chapter), e(c.get("id", "")), e(c.get("statement", "")), e(str(c.get("predicted", ""))),
-             e(fmt(c.get("measured"))), e(c.get("tolerance", "")), _verdict_html(c))
+             e(format_value(c.get("measured"))), e(c.get("tolerance", "")), _verdict_html(c))
             for r in results for c in r.claims]
     parts.append("<h2>Claims</h2>" + _table(COLUMNS, rows, cls="matsense-report"))
     broken = [r for r in results if r.status not in ("ok", "claims failed")]
@@ -538,10 +530,10 @@ class BookReport:
             recorded = {c["id"]: c for c in rec[r.chapter].get("claims", [])}
             for c in r.claims:
                 o = recorded.get(c["id"])
-                if o is not None and fmt(o.get("measured")) == c["measured"] and bool(o.get("holds")) == c["holds"]:
+                if o is not None and format_value(o.get("measured")) == c["measured"] and bool(o.get("holds")) == c["holds"]:
                     same += 1
                 else:
-                    differ.append((r.chapter, c["id"], c["measured"], "absent" if o is None else fmt(o.get("measured"))))
+                    differ.append((r.chapter, c["id"], c["measured"], "absent" if o is None else format_value(o.get("measured"))))
         return {"same": same, "total": sum(len(r.claims) for r in self.results), "differ": differ,
                 "missing": missing}
 

@@ -83,9 +83,7 @@ def _m_values(m_values) -> np.ndarray:
 
 def check_parameters(*, n1, n2, r, m_values, trials, seed, results_dir=None) -> None:
     """Validate the parameters of the RIP chapter; raise ValueError naming the first bad one."""
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    v.integer("r", r, minimum=1, maximum=min(n1, n2))
+    n1, n2, r = v.shape_rank(n1, n2, r)
     _m_values(m_values)
     v.integer("trials", trials, minimum=10)
     v.integer("seed", seed, minimum=0)
