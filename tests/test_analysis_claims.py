@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import matsense as ms
+import opsense as ms
 
 
 def test_fit_rate_recovers_exponential_and_respects_window_and_floor():

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pybtex.database import parse_string
 
-import matsense
+import opsense
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "citation-cff-1.2.0.schema.json"
@@ -79,7 +79,7 @@ def test_the_validation_catches_broken_metadata(edit, where):
 
 def test_citation_describes_the_software_and_both_papers():
     assert CFF["type"] == "software" and "preferred-citation" not in CFF
-    assert CFF["repository-code"] == "https://github.com/matsense-companion/matsense"
+    assert CFF["repository-code"] == "https://github.com/opsense-companion/opsense"
     refs = {r["doi"]: r for r in CFF["references"]}
     assert set(refs) >= {DOI_A, DOI_B}
     assert refs[DOI_A]["authors"][0]["family-names"] == "Soltanolkotabi"
@@ -89,17 +89,17 @@ def test_citation_describes_the_software_and_both_papers():
 def test_one_version_everywhere():
     """pyproject.toml is the source; CITATION.cff, the BibTeX entries and the package agree."""
     assert str(CFF["version"]) == VERSION
-    software = BIB.entries["matsense_companion"]
+    software = BIB.entries["opsense_companion"]
     assert software.type == "software" and software.fields["version"] == VERSION
-    assert BIB.entries["matsense_companion_misc"].fields["note"] == f"Version {VERSION}"
+    assert BIB.entries["opsense_companion_misc"].fields["note"] == f"Version {VERSION}"
     assert f"version **{VERSION}**" in CITE_PAGE.read_text(encoding="utf-8")
-    assert matsense.__version__ == VERSION, "reinstall the package (make install) after changing the version"
+    assert opsense.__version__ == VERSION, "reinstall the package (make install) after changing the version"
 
 
 def test_cite_page_entries_match_the_bibliography():
     """The papers' entries on the "How to cite" page are those of book/references.bib."""
     refs = parse_string((ROOT / "book" / "references.bib").read_text(encoding="utf-8"), "bibtex")
-    papers = [k for k in BIB.entries if not k.startswith("matsense_")]
+    papers = [k for k in BIB.entries if not k.startswith("opsense_")]
     assert {"soltanolkotabi2025implicit", "xiong2024how"} <= set(papers)
     for key in papers:
         a, b = BIB.entries[key], refs.entries[key]
@@ -110,7 +110,7 @@ def test_cite_page_entries_match_the_bibliography():
 
 
 def test_companion_entry_matches_citation_cff():
-    software = BIB.entries["matsense_companion"]
+    software = BIB.entries["opsense_companion"]
     assert software.fields["title"] == CFF["title"]
     assert software.fields["url"] == CFF["repository-code"]
     assert str(software.persons["author"][0]).strip("{}") == CFF["authors"][0]["name"]

@@ -1,4 +1,4 @@
-"""The `matsense` command: chapter discovery, parameter checks (no kernel), one real run."""
+"""The `opsense` command: chapter discovery, parameter checks (no kernel), one real run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import nbformat
 import papermill
 import pytest
 
-from matsense import chapters, cli
-from matsense.chapters import ParameterError, parse_parameters, parse_value
+from opsense import chapters, cli
+from opsense.chapters import ParameterError, parse_parameters, parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = chapters.discover(ROOT)
@@ -24,7 +24,7 @@ NAMES = [c.name for c in CHAPTERS]
 def _book_and_no_kernels(monkeypatch, tmp_path):
     """Run from a scratch folder, against this repository's book, and fail if a kernel would start."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MATSENSE_BOOK", str(ROOT))
+    monkeypatch.setenv("OPSENSE_BOOK", str(ROOT))
 
     def no_kernel(*args, **kwargs):
         raise AssertionError("a kernel was about to start")
@@ -105,7 +105,7 @@ def test_list_shows_every_chapter_with_its_parameters(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
     for ch in CHAPTERS:
-        assert re.search(rf"^{re.escape(ch.name)}: ", out, re.M), f"{ch.name} missing from matsense list"
+        assert re.search(rf"^{re.escape(ch.name)}: ", out, re.M), f"{ch.name} missing from opsense list"
         for p in ch.parameters:
             assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(p.type)}\s+{re.escape(p.default_text)}", out, re.M)
     code, out, _ = run_cli(capsys, "list", "--json")
@@ -139,13 +139,13 @@ def _first(kind: str):
     (["run", "--all", "-p", "no_such_parameter", "1"], r"no chapter has a parameter 'no_such_parameter'"),
     (["run", NAMES[0], "--out", str(ROOT / "book" / "out")], r"inside the book's sources"),
     (["report", "no_such_folder"], r"no_such_folder is not a folder"),
-    (["report"], r"run `matsense run --all` first"),
+    (["report"], r"run `opsense run --all` first"),
 ])
 def test_wrong_command_lines_are_refused_before_any_kernel(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2, (out, err)
     assert re.search(message, err), err
-    assert err.count("matsense: error:") == 1
+    assert err.count("opsense: error:") == 1
     assert not (ROOT / "book" / "out").exists() and not (tmp_path / "runs").exists()
 
 
@@ -210,8 +210,8 @@ def test_report_collects_every_claims_file(capsys, tmp_path):
 
 # ----------------------------------------------------------------------------- one real run
 def _console_script() -> list[str]:
-    exe = Path(sys.executable).with_name("matsense")
-    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "matsense.cli"]
+    exe = Path(sys.executable).with_name("opsense")
+    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "opsense.cli"]
 
 
 def test_run_a_chapter_with_other_parameters(tmp_path):

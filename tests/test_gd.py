@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import matsense as ms
+import opsense as ms
 
 
 def _loss_asym(problem, U, V):

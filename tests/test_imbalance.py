@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import matsense as ms
-from matsense import imbalance as mi
+import opsense as ms
+from opsense import imbalance as mi
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Helpers of the paper-A chapters a3-a5 (matsense.lifted): lifted form, effective rank, phase diagram."""
+"""Helpers of the paper-A chapters a3-a5 (opsense.lifted): lifted form, effective rank, phase diagram."""
 
 import matplotlib
 
@@ -7,8 +7,8 @@ matplotlib.use("Agg")  # tests only; the chapters keep the inline backend
 import numpy as np
 import pytest
 
-import matsense as ms
-from matsense import lifted as L
+import opsense as ms
+from opsense import lifted as L
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import matsense as ms
+import opsense as ms
 
 
 @pytest.mark.parametrize("symmetric", [False, True])

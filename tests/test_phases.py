@@ -1,4 +1,4 @@
-"""Helpers of the paper-A chapters (matsense.phases): step sizes, the alpha sweep, escape times."""
+"""Helpers of the paper-A chapters (opsense.phases): step sizes, the alpha sweep, escape times."""
 
 import matplotlib
 
@@ -7,8 +7,8 @@ matplotlib.use("Agg")  # tests only; the chapters keep the inline backend
 import numpy as np
 import pytest
 
-import matsense as ms
-from matsense import phases
+import opsense as ms
+from opsense import phases
 
 
 @pytest.fixture(scope="module")

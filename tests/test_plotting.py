@@ -1,4 +1,4 @@
-"""The shared plotting helpers (matsense.plotting) and the shared argument checks."""
+"""The shared plotting helpers (opsense.plotting) and the shared argument checks."""
 
 import matplotlib
 
@@ -7,9 +7,9 @@ matplotlib.use("Agg")  # tests only; the chapters keep the inline backend
 import numpy as np
 import pytest
 
-import matsense as ms
-from matsense import _validate as v
-from matsense import plotting
+import opsense as ms
+from opsense import _validate as v
+from opsense import plotting
 
 
 def test_power_fit_line_passes_through_the_fitted_law():
@@ -35,7 +35,7 @@ def test_plot_curves_rejects_mismatched_labels():
 def test_problem_and_factor_checks_name_the_argument():
     pr = ms.make_problem(4, 5, 1, 20, seed=0)
     assert v.problem(pr) is pr
-    with pytest.raises(ValueError, match="problem must be a matsense Problem"):
+    with pytest.raises(ValueError, match="problem must be a opsense Problem"):
         v.problem(np.eye(3))
     with pytest.raises(ValueError, match="PSD target"):
         v.problem(pr, psd=True)

@@ -9,21 +9,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import matsense as ms
-from matsense import report
-from matsense.chapters import discover
+import opsense as ms
+from opsense import report
+from opsense.chapters import discover
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_environment_names_python_numpy_blas_cpu_version_and_commit():
     env = report.environment(ROOT)
-    for key in ("date", "python", "platform", "cpu", "cpu_count", "numpy", "blas", "matsense", "git"):
+    for key in ("date", "python", "platform", "cpu", "cpu_count", "numpy", "blas", "opsense", "git"):
         assert env[key], key
-    assert env["matsense"] == ms.__version__ and env["blas"]["name"]
+    assert env["opsense"] == ms.__version__ and env["blas"]["name"]
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", env["git"]["commit"])
     rows = dict(report.environment_rows(env))
-    assert {"Python", "NumPy", "BLAS", "CPU", "matsense", "git commit"} <= set(rows)
+    assert {"Python", "NumPy", "BLAS", "CPU", "opsense", "git commit"} <= set(rows)
     json.dumps(env)  # the record is JSON
 
 
@@ -97,7 +97,7 @@ def test_book_report_compares_the_record_with_the_committed_claims(tmp_path):
     chapters = [{"chapter": first.chapter, "status": "ok", "duration_s": 3.25,
                  "claims": [dict(c, measured=c["measured"]) for c in first.claims]}]
     chapters[0]["claims"][0] = dict(chapters[0]["claims"][0], measured="changed")
-    rec = {"environment": report.environment(ROOT), "chapters": chapters, "command": "matsense run --all",
+    rec = {"environment": report.environment(ROOT), "chapters": chapters, "command": "opsense run --all",
            "summary": {"line": "x claims, x hold, 0 fail"}}
     (tmp_path / "rec.json").write_text(json.dumps(rec))
     book = report.BookReport(ROOT, record_path=tmp_path / "rec.json")
@@ -105,13 +105,13 @@ def test_book_report_compares_the_record_with_the_committed_claims(tmp_path):
     assert agree["same"] == len(first.claims) - 1 and len(agree["differ"]) == 1
     assert agree["missing"] == [r.chapter for r in book.results[1:]]
     html = book.record_html()
-    assert "3.2 s" in html and "matsense run --all" in html and "NumPy" in html
+    assert "3.2 s" in html and "opsense run --all" in html and "NumPy" in html
 
 
 @pytest.mark.skipif(not (ROOT / report.RECORD_NAME).is_file(), reason="no book/reproduction.json recorded yet")
 def test_recorded_reproduction_is_well_formed():
     rec = json.loads((ROOT / report.RECORD_NAME).read_text(encoding="utf-8"))
-    assert rec["format"] == "matsense-reproduction-record"
+    assert rec["format"] == "opsense-reproduction-record"
     assert re.fullmatch(r"\d+ claims, \d+ hold, \d+ fail", rec["summary"]["line"])
     assert rec["environment"]["git"]["commit"] and rec["environment"]["numpy"]
     assert all(c["duration_s"] > 0 for c in rec["chapters"])
@@ -120,7 +120,7 @@ def test_recorded_reproduction_is_well_formed():
 
 
 def test_result_titles_lose_their_dollar_math():
-    from matsense.report import plain_title
+    from opsense.report import plain_title
 
     assert plain_title(r"rate $\tfrac{16}{9}\eta\alpha^2$ (derived)") == "rate 16/9·ηα^2 (derived)"
     assert plain_title(r"decays like $1/t$") == "decays like 1/t"

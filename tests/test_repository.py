@@ -86,5 +86,5 @@ def test_chapter_installs_itself_on_colab(path):
     repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
     assert first.cell_type == "code" and 'if "google.colab" in sys.modules:' in first.source, (
         f"{path.name}: the first cell must be the Colab install cell (see CONTRIBUTING.md)")
-    assert f"matsense[book] @ git+{repo.rstrip('/')}" in first.source, f"{path.name}: installs another repository"
+    assert f"opsense[book] @ git+{repo.rstrip('/')}" in first.source, f"{path.name}: installs another repository"
     assert "remove-cell" in first.metadata.get("tags", []), f"{path.name}: the Colab cell must be tagged remove-cell"

@@ -1,12 +1,12 @@
-"""The RIP experiment (matsense.rip) and the in-place executor (matsense._execute)."""
+"""The RIP experiment (opsense.rip) and the in-place executor (opsense._execute)."""
 
 import nbformat
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from matsense import _execute
-from matsense.rip import check_parameters, isometry_ratios
+from opsense import _execute
+from opsense.rip import check_parameters, isometry_ratios
 
 
 def test_shapes_sorting_and_determinism():
@@ -32,8 +32,8 @@ def test_chi_square_law_of_the_ratio():
 
 def test_ratio_is_scale_invariant_rank_one_exact():
     # a rank-1 ratio computed by hand for one operator
-    from matsense.operators import SensingOperator
-    from matsense.problems import low_rank_target
+    from opsense.operators import SensingOperator
+    from opsense.problems import low_rank_target
 
     res = isometry_ratios([17, 40], 5, 4, 1, trials=10, seed=11)
     ss = np.random.SeedSequence(11).spawn(2)
@@ -109,8 +109,8 @@ def test_plot_ratios_draws_both_panels():
     matplotlib.use("Agg")  # tests only; never in a notebook
     import matplotlib.pyplot as plt
 
-    from matsense.analysis import fit_power
-    from matsense.rip import plot_ratios
+    from opsense.analysis import fit_power
+    from opsense.rip import plot_ratios
 
     res = isometry_ratios([20, 80], 6, 6, 1, trials=30, seed=0)
     fig, (ax1, ax2) = plot_ratios(res, fit=fit_power(res.m_values, res.std()))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import matsense as ms
-from matsense import toys
+import opsense as ms
+from opsense import toys
 
 
 # ---------------------------------------------------------------------------- cubic recursion

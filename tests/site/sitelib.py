@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from matsense import chapters
+from opsense import chapters
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -33,7 +33,7 @@ ALLOWED_CONSOLE = ("Identifier 'THEBE_JS_URL' has already been declared",)
 
 
 def _browser() -> str | None:
-    given = os.environ.get("MATSENSE_CHROMIUM")
+    given = os.environ.get("OPSENSE_CHROMIUM")
     if given:
         return given
     return next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)

@@ -26,7 +26,7 @@ def launch_links(site: Path, doc: str) -> list[str]:
 
 
 def test_configuration_points_at_this_repository():
-    assert REPO == "https://github.com/matsense-companion/matsense"
+    assert REPO == "https://github.com/opsense-companion/opsense"
     buttons = CONFIG["launch_buttons"]
     assert buttons["binderhub_url"] == "https://mybinder.org"
     assert buttons["colab_url"] == "https://colab.research.google.com"

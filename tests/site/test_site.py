@@ -131,10 +131,10 @@ def test_book_metadata_replaces_jupyter_book_defaults(site):
                  "My Jupyter Book", "The Jupyter Book community"):
         assert leak not in html, f"a Jupyter Book default leaks into the site: {leak!r}"
     root = soup_of(page(site, DOCS[0]))
-    assert "matsense" in root.title.get_text()
-    assert "github.com/matsense-companion/matsense" in html
+    assert "opsense" in root.title.get_text()
+    assert "github.com/opsense-companion/opsense" in html
     footer = " ".join(f.get_text(" ") for f in root.select("footer"))
-    assert "2026" in footer and "The matsense companion authors" in footer, footer[:300]
+    assert "2026" in footer and "The opsense companion authors" in footer, footer[:300]
 
 
 def test_bibliography_lists_both_papers(site):

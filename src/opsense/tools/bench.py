@@ -2,13 +2,13 @@
 
 Usage::
 
-    python -m matsense.bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3] [--json FILE]
+    python -m opsense.bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3] [--json FILE]
 
 It times, with the same problem and in the same run:
 
 * ``naive``: a plain ``einsum`` loop with the operator stored as ``(m, n1, n2)``
   (the pattern of most public code), the reference for ratios;
-* ``engine-1``: :func:`matsense.run_gd` on one run (two matrix-vector products);
+* ``engine-1``: :func:`opsense.run_gd` on one run (two matrix-vector products);
 * ``engine-16``, ``engine-64``: batched runs sharing the operator (two GEMMs per iteration);
 * ``bound``: a read-bandwidth probe (BLAS dot over the stored operator); two passes
   over the operator per iteration is the lower limit of any unfused implementation.
@@ -29,9 +29,9 @@ import time
 
 import numpy as np
 
-from . import _validate as v
-from .gd import run_gd
-from .problems import make_problem
+from .. import _validate as v
+from ..engine.gd import run_gd
+from ..engine.problems import make_problem
 
 
 def _median_time(fn, repeats):
@@ -93,7 +93,7 @@ def run_benchmark(*, n: int = 50, r: int = 3, k: int = 10, m: int = 1500, iters:
 
 
 def _report(res: dict) -> str:
-    lines = [f"matsense benchmark: n1 = n2 = {res['n1']}, r = {res['r']}, k = {res['k']}, m = {res['m']}, "
+    lines = [f"opsense benchmark: n1 = n2 = {res['n1']}, r = {res['r']}, k = {res['k']}, m = {res['m']}, "
              f"float64, {res['cpus']} CPUs, numpy {res['numpy']}",
              f"operator {res['operator_MB']:.1f} MB, read bandwidth {res['read_GBps']:.1f} GB/s -> "
              f"two-pass bound {res['bound_ms']:.3f} ms/iter",
@@ -107,7 +107,7 @@ def _report(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m matsense.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m opsense.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50, help="n1 = n2 (default 50)")
     ap.add_argument("--r", type=int, default=3, help="rank of the ground truth (default 3)")
     ap.add_argument("--k", type=int, default=10, help="columns of the factors (default 10)")

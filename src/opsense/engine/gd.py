@@ -27,13 +27,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from . import _validate as v
-from .problems import Problem
+from .. import _validate as v
+from .factors import INITS, initial_factors, rebalance
+from .problems import Problem, check_problem
 
-__all__ = ["GDResult", "DivergenceError", "initial_factors", "rebalance", "run_gd"]
+__all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes"]
 
 PARAMETERIZATIONS = ("asymmetric", "symmetric")
-INITS = ("random", "imbalanced", "balanced")
 
 
 class DivergenceError(FloatingPointError):
@@ -123,83 +123,9 @@ class GDResult:
 
 
 # ---------------------------------------------------------------------------- initialization
-def initial_factors(n1: int, n2: int, k: int, alpha: float, *, init: str = "random",
-                    ratio: float = 1 / 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Small random initial factors of scale ``alpha``.
-
-    ``U0 = alpha * U~`` and ``V0 = c * alpha * V~`` where ``U~`` and ``V~`` are
-    independent with i.i.d. entries ``N(0, 1/n1)`` and ``N(0, 1/n2)`` (so each
-    column of ``U0`` has expected squared norm ``alpha**2``). The symmetric
-    parameterization uses ``X0 = U0``. The columns are nested: the same ``seed``
-    with a larger ``k`` only appends columns.
-
-    Parameters
-    ----------
-    n1, n2, k : int
-        Shapes; the factors are ``(n1, k)`` and ``(n2, k)``.
-    alpha : float > 0
-        Initialization scale.
-    init : {"random", "imbalanced", "balanced"}, keyword-only
-        ``"random"``: ``c = 1`` (independent, equal scale, paper A);
-        ``"imbalanced"``: ``c = ratio`` (paper B uses ``alpha`` and ``alpha/3``);
-        ``"balanced"``: ``V0 = U0`` (needs ``n1 == n2``).
-    ratio : float in (0, 1], keyword-only
-        Scale of ``V0`` relative to ``U0`` for ``"imbalanced"``.
-    seed : int, keyword-only
-
-    Returns
-    -------
-    U0 : ndarray (n1, k)
-    V0 : ndarray (n2, k)
-    """
-    n1 = v.integer("n1", n1, minimum=1)
-    n2 = v.integer("n2", n2, minimum=1)
-    k = v.integer("k", k, minimum=1)
-    alpha = v.real("alpha", alpha, positive=True)
-    init = v.choice("init", init, INITS)
-    ratio = v.real("ratio", ratio, positive=True)
-    if ratio > 1:
-        raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-    seed = v.integer("seed", seed, minimum=0)
-    if init == "balanced" and n1 != n2:
-        raise ValueError(f"init='balanced' needs n1 == n2, got n1={n1}, n2={n2}")
-    su, sv = np.random.SeedSequence(seed).spawn(2)
-    U0 = alpha * np.random.default_rng(su).standard_normal((k, n1)).T / np.sqrt(n1)
-    if init == "balanced":
-        return np.ascontiguousarray(U0), np.ascontiguousarray(U0.copy())
-    c = ratio if init == "imbalanced" else 1.0
-    V0 = c * alpha * np.random.default_rng(sv).standard_normal((k, n2)).T / np.sqrt(n2)
-    return np.ascontiguousarray(U0), np.ascontiguousarray(V0)
 
 
 # ---------------------------------------------------------------------------- rebalancing
-def rebalance(F, G) -> tuple[np.ndarray, np.ndarray]:
-    """One-step rebalancing in the spirit of paper B, Section 5 (our reconstruction).
-
-    With the thin SVD ``F = W S Z^T`` and ``beta = ||F G^T||_op``, return
-    ``F' = sqrt(beta) W Z^T`` and ``G' = G Z S Z^T / sqrt(beta)``. Then
-    ``F' G'^T = F G^T`` exactly, every nonzero singular value of ``F'`` equals
-    ``sqrt(beta)``, and the imbalance ``F'^T F' - G'^T G'`` jumps from order
-    ``alpha**2`` to order ``beta``. The paper's own equation (5.1) was not available
-    to us; this step has the properties its abstract and reviews describe.
-
-    Parameters
-    ----------
-    F : ndarray (n1, k)
-    G : ndarray (n2, k)
-
-    Returns
-    -------
-    F_new, G_new : ndarrays of the same shapes
-    """
-    F = v.array("F", F, ndim=2)
-    G = v.array("G", G, shape=(None, F.shape[1]))
-    W, S, Zt = np.linalg.svd(F, full_matrices=False)
-    beta = np.linalg.norm(F @ G.T, 2)
-    if beta == 0:
-        raise ValueError("rebalance needs F G^T != 0")
-    root = np.sqrt(beta)
-    return root * (W @ Zt), (G @ (Zt.T * S) @ Zt) / root
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -247,7 +173,7 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
     Parameters
     ----------
     problem : Problem
-        From :func:`matsense.make_problem` or :meth:`Problem.from_parts`.
+        From :func:`opsense.make_problem` or :meth:`Problem.from_parts`.
     k : int or sequence of int >= 1, keyword-only
         Number of columns of the factors. Inferred from ``init`` when it is arrays.
     alpha : float > 0 or sequence, keyword-only
@@ -286,7 +212,7 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
         If the error becomes non-finite or explodes; the message names the step
         size and a safe bound.
     """
-    problem = v.problem(problem)
+    problem = check_problem(problem)
     parameterization = v.choice("parameterization", parameterization, PARAMETERIZATIONS)
     sym = parameterization == "symmetric"
     n1, n2 = problem.target.shape
@@ -458,3 +384,48 @@ class _Loop:
             angle_spectral=R["ang_s"], lifted_plus=R["plus"], lifted_minus=R["minus"],
             U=U, V=V.copy() if V is U else V, k=np.asarray(ks), alpha=np.asarray(alphas, dtype=float),
             eta=np.asarray(etas, dtype=float), seed=np.asarray(seeds), rebalanced_at=rebalanced_at)
+
+
+def step_sizes(problem: Problem, *, k, alpha, seed, eta: float) -> np.ndarray:
+    """A step size per run: ``min(eta, 1 / L0)`` with ``L0`` a smoothness scale at the start.
+
+    With the initial factors ``U0, V0`` of the run (:func:`opsense.initial_factors`),
+    ``L0 = ||U0||^2 + ||V0||^2 + sigma_1(A*(y))`` (operator norms). For
+    ``f(U, V) = 1/2 ||UV^T - X||_F^2`` the Hessian is bounded by
+    ``||U||^2 + ||V||^2 + ||UV^T - X||``; ``L0`` is that bound at the start with the
+    residual replaced by the data term. Small ``alpha`` keeps ``eta``; large ``alpha``
+    (factors of norm of order 1 or more) gets a proportionally smaller step. This
+    is our rule, not the paper's.
+
+    Parameters
+    ----------
+    problem : Problem
+    k, alpha, seed : int / float / int, or equal-length 1-D sequences, keyword-only
+        The runs (length-1 values are broadcast), as for :func:`opsense.run_gd`.
+    eta : float > 0, keyword-only
+        The step size used whenever it is below ``1 / L0``.
+
+    Returns
+    -------
+    ndarray of shape (B,)
+    """
+    problem = check_problem(problem)
+    eta = v.real("eta", eta, positive=True)
+    ks = v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))
+    alphas = v.sweep("alpha", alpha, lambda n, x: v.real(n, x, positive=True))
+    seeds = v.sweep("seed", seed, lambda n, x: v.integer(n, x, minimum=0))
+    B = max(len(ks), len(alphas), len(seeds))
+    for name, x in (("k", ks), ("alpha", alphas), ("seed", seeds)):
+        if len(x) not in (1, B):
+            raise ValueError(f"{name} has {len(x)} values but other sweeps have {B}; "
+                             "sweeps must have equal lengths (or length 1)")
+    ks, alphas, seeds = (x * B if len(x) == 1 else x for x in (ks, alphas, seeds))
+    n1, n2 = problem.target.shape
+    s1 = float(problem.spectral_sigma[0])
+    out = np.empty(B)
+    for b in range(B):
+        U0, V0 = initial_factors(n1, n2, ks[b], alphas[b], seed=seeds[b])
+        L0 = np.linalg.norm(U0, 2) ** 2 + np.linalg.norm(V0, 2) ** 2 + s1
+        out[b] = min(eta, 1.0 / L0)
+    return out
+

@@ -1,4 +1,4 @@
-"""Fits on recorded curves: linear rates, power laws, hitting times.
+"""Fits on recorded curves: linear rates, power laws, hitting times, windows, effective rank.
 
 Every fit returns a :class:`Fit` with the estimate and measures of its quality
 (coefficient of determination and the standard error of the slope).
@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _validate as v
 
-__all__ = ["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time"]
+__all__ = ["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
+           "rate_ratio", "effective_rank"]
 
 
 @dataclass(frozen=True)
@@ -174,3 +175,92 @@ def hitting_time(t, curve, level: float, *, direction: str = "below") -> Hit:
         return Hit(float("nan"), float("nan"))
     i = int(idx[0])
     return Hit(float(t[i]), float(t[i] - t[i - 1]) if i > 0 else 0.0)
+
+
+def effective_rank(singular_values, *, rel_threshold: float = 1e-2) -> np.ndarray:
+    """Number of singular values at least ``rel_threshold`` times the largest one.
+
+    Parameters
+    ----------
+    singular_values : array_like (..., s)
+        Singular values along the last axis (e.g. ``GDResult.singular_values``).
+    rel_threshold : float in (0, 1), keyword-only
+        The count uses :math:`\\#\\{i:\\sigma_i\\ge\\tau\\,\\sigma_1\\}` with :math:`\\tau` this value.
+
+    Returns
+    -------
+    ndarray of int (...)
+        0 where every singular value is 0.
+    """
+    s = np.asarray(singular_values, dtype=np.float64)
+    if s.ndim < 1 or s.shape[-1] < 1 or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError("singular_values must be an array of finite values >= 0 with a last axis of length >= 1")
+    tau = v.real("rel_threshold", rel_threshold, positive=True, below=1.0)
+    top = s.max(axis=-1, keepdims=True)
+    return np.where(top[..., 0] > 0, np.sum(s >= tau * top, axis=-1), 0).astype(int)
+
+
+
+def rate_window(t, err, *, start: float, floor: float) -> tuple[float, float]:
+    """The fit window for a late linear rate: the second half of ``[start, t_floor]``.
+
+    ``t_floor`` is the last recorded iteration at which ``err > floor`` (the float64
+    floor, or the end of the run). The first half of the stretch lets the faster
+    modes die out; the window never reaches the floor.
+
+    Parameters
+    ----------
+    t : array (T,)
+    err : array (T,), positive
+    start : float, keyword-only
+        Beginning of the stretch (e.g. the trigger time).
+    floor : float >= 0, keyword-only
+
+    Returns
+    -------
+    (lo, hi) : tuple of float
+    """
+    t = v.array("t", t, ndim=1)
+    err = np.asarray(err, dtype=float)
+    if err.shape != t.shape:
+        raise ValueError(f"err must have the shape of t {t.shape}, got {err.shape}")
+    start = v.real("start", start, nonnegative=True)
+    floor = v.real("floor", floor, nonnegative=True)
+    above = np.flatnonzero((err > floor) & (t >= start))
+    if above.size < 2:
+        raise ValueError(f"start={start:g}: fewer than two recorded points after start lie above floor={floor:g}")
+    hi = float(t[above[-1]])
+    return start + (hi - start) / 2, hi
+
+
+def late_rate(t, err, *, start: float, floor: float) -> Fit:
+    """:func:`matsense.fit_rate` on :func:`rate_window` (``estimate`` = decay rate per iteration)."""
+    window = rate_window(t, err, start=start, floor=floor)
+    return fit_rate(t, err, window=window, floor=floor)
+
+
+
+def rate_ratio(t, err2, *, window: tuple[float, float], floor: float = 0.0) -> float:
+    """Fitted rate on the second half of ``window`` divided by the rate on the first half.
+
+    About 1 for linear convergence; about 1/2 for a :math:`1/t^2` tail on a window
+    ``(a, 4a)``-like, since its local rate is :math:`2/t`.
+
+    Parameters
+    ----------
+    t, err2 : array_like (T,)
+    window : (t0, t1), keyword-only
+    floor : float >= 0, keyword-only
+        Passed to :func:`matsense.fit_rate`.
+
+    Returns
+    -------
+    float
+    """
+    if len(window) != 2 or not window[0] < window[1]:
+        raise ValueError(f"window must be a pair (t0, t1) with t0 < t1, got {window!r}")
+    mid = 0.5 * (window[0] + window[1])
+    first = fit_rate(t, err2, window=(window[0], mid), floor=floor).estimate
+    second = fit_rate(t, err2, window=(mid, window[1]), floor=floor).estimate
+    return float(second / first)
+

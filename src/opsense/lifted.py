@@ -32,10 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as v
-from .gd import initial_factors, run_gd
+from .engine.factors import initial_factors
+from .engine.gd import run_gd
 from .imbalance import imbalance, imbalance_increment
-from .operators import SensingOperator
-from .problems import Problem, low_rank_target
+from .engine.operators import SensingOperator
+from .engine.problems import Problem, low_rank_target
 
 __all__ = ["check_parameters", "dilation", "residual_matrix", "lifted_step", "LiftedCheck", "check_lifted",
            "effective_rank", "PhaseDiagram", "phase_diagram", "plot_balancing", "plot_low_rank",
@@ -76,72 +77,10 @@ def check_parameters(*, n1: int, n2: int, r: int, sigma, seed: int, m: int | Non
 
 
 # ---------------------------------------------------------------------------- the lifted form
-def dilation(Z) -> np.ndarray:
-    """The symmetric dilation :math:`\\mathcal D(Z)=\\begin{bmatrix}0&Z\\\\Z^\\top&0\\end{bmatrix}`.
-
-    Parameters
-    ----------
-    Z : array_like of shape (n1, n2)
-
-    Returns
-    -------
-    ndarray of shape (n1 + n2, n1 + n2)
-        Symmetric; its eigenvalues are :math:`\\pm\\sigma_i(Z)` (eigenvectors
-        :math:`[l_i;\\pm r_i]/\\sqrt2` for the singular pairs :math:`(l_i, r_i)`) and zeros.
-    """
-    Z = v.array("Z", Z, ndim=2)
-    n1, n2 = Z.shape
-    out = np.zeros((n1 + n2, n1 + n2))
-    out[:n1, n1:] = Z
-    out[n1:, :n1] = Z.T
-    return out
 
 
-def residual_matrix(problem: Problem, U, V) -> np.ndarray:
-    """Paper A's residual :math:`M=\\mathcal A^*(y-\\mathcal A(UV^\\top))`, minus the engine's ``D``.
-
-    Parameters
-    ----------
-    problem : Problem
-    U : ndarray (n1, k)
-    V : ndarray (n2, k)
-
-    Returns
-    -------
-    ndarray (n1, n2)
-    """
-    problem = v.problem(problem)
-    U, V = v.factor_pair(problem, U, V, names=("U", "V"))
-    op = problem.operator
-    return op.adjoint(problem.y - op.forward(U @ V.T))
 
 
-def lifted_step(problem: Problem, U, V, *, eta: float) -> tuple[np.ndarray, np.ndarray]:
-    """One gradient step written in the lifted form :math:`W'=(I+\\mu\\mathcal D(M))W`.
-
-    The product is formed explicitly with the :math:`(n_1+n_2)`-square matrix
-    :math:`I+\\mu\\mathcal D(M)`, independently of the engine's update.
-
-    Parameters
-    ----------
-    problem : Problem
-    U : ndarray (n1, k)
-    V : ndarray (n2, k)
-    eta : float > 0, keyword-only
-        Step size (paper A's :math:`\\mu`).
-
-    Returns
-    -------
-    U_next : ndarray (n1, k)
-    V_next : ndarray (n2, k)
-    """
-    problem = v.problem(problem)
-    U, V = v.factor_pair(problem, U, V, names=("U", "V"))
-    eta = v.real("eta", eta, positive=True)
-    n1 = U.shape[0]
-    W = np.vstack([U, V])
-    W1 = (np.eye(W.shape[0]) + eta * dilation(residual_matrix(problem, U, V))) @ W
-    return W1[:n1], W1[n1:]
 
 
 @dataclass(frozen=True)
@@ -178,11 +117,11 @@ class LiftedCheck:
 def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
     """Run the engine and check both exact identities at the given iterations.
 
-    The engine (:func:`matsense.run_gd`) advances from ``(U0, V0)`` to each
+    The engine (:func:`opsense.run_gd`) advances from ``(U0, V0)`` to each
     iteration of ``times`` in turn; there one more engine step is compared with
     :func:`lifted_step`, and the measured change of the imbalance with
     :math:`\\mu^2(\\nabla_U^\\top\\nabla_U-\\nabla_V^\\top\\nabla_V)`, where
-    :math:`\\nabla_U=-MV` and :math:`\\nabla_V=-M^\\top U` (:func:`matsense.imbalance.imbalance_increment`).
+    :math:`\\nabla_U=-MV` and :math:`\\nabla_V=-M^\\top U` (:func:`opsense.imbalance.imbalance_increment`).
 
     Parameters
     ----------
@@ -231,27 +170,6 @@ def check_lifted(problem: Problem, U0, V0, *, eta: float, times) -> LiftedCheck:
 
 
 # ---------------------------------------------------------------------------- low rank
-def effective_rank(singular_values, *, rel_threshold: float = 1e-2) -> np.ndarray:
-    """Number of singular values at least ``rel_threshold`` times the largest one.
-
-    Parameters
-    ----------
-    singular_values : array_like (..., s)
-        Singular values along the last axis (e.g. ``GDResult.singular_values``).
-    rel_threshold : float in (0, 1), keyword-only
-        The count uses :math:`\\#\\{i:\\sigma_i\\ge\\tau\\,\\sigma_1\\}` with :math:`\\tau` this value.
-
-    Returns
-    -------
-    ndarray of int (...)
-        0 where every singular value is 0.
-    """
-    s = np.asarray(singular_values, dtype=np.float64)
-    if s.ndim < 1 or s.shape[-1] < 1 or not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError("singular_values must be an array of finite values >= 0 with a last axis of length >= 1")
-    tau = v.real("rel_threshold", rel_threshold, positive=True, below=1.0)
-    top = s.max(axis=-1, keepdims=True)
-    return np.where(top[..., 0] > 0, np.sum(s >= tau * top, axis=-1), 0).astype(int)
 
 
 # ---------------------------------------------------------------------------- the phase diagram
@@ -321,10 +239,10 @@ def phase_diagram(n1: int, n2: int, r: int, *, sigma, ratios, ks, n_seeds: int, 
     For each number of measurements ``m = round(ratio * r * (n1 + n2))`` (loop outside),
     the operator is the first ``m`` rows of one Gaussian matrix, rescaled to entries
     ``N(0, 1/m)`` (so the operators are nested). Seed ``s`` has its own target
-    (:func:`matsense.low_rank_target`, Haar singular vectors, singular values ``sigma``)
-    and its own initialization (:func:`matsense.initial_factors`, nested in ``k``).
+    (:func:`opsense.low_rank_target`, Haar singular vectors, singular values ``sigma``)
+    and its own initialization (:func:`opsense.initial_factors`, nested in ``k``).
     Inside, one batched gradient descent advances all ``n_seeds * len(ks)`` runs: the
-    same asymmetric update as :func:`matsense.run_gd` (each run has its own data ``y``,
+    same asymmetric update as :func:`opsense.run_gd` (each run has its own data ``y``,
     which the engine does not batch), with the step size
     ``eta_scale / sigma_1(A*(y))`` of its seed.
 

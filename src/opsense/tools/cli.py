@@ -1,11 +1,11 @@
-"""The ``matsense`` command: list, re-run and report the book's chapters.
+"""The ``opsense`` command: list, re-run and report the book's chapters.
 
 ::
 
-    matsense list [CHAPTER...]                 every chapter and its parameters
-    matsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR]
-    matsense run --all [-p NAME VALUE]... [--preset paper] [--out DIR] [--record FILE]
-    matsense report [DIR] [--record FILE]      one table of every claims.json under DIR
+    opsense list [CHAPTER...]                 every chapter and its parameters
+    opsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR]
+    opsense run --all [-p NAME VALUE]... [--preset paper] [--out DIR] [--record FILE]
+    opsense report [DIR] [--record FILE]      one table of every claims.json under DIR
 
 ``run`` executes a chapter with papermill into a new folder (default
 ``runs/<chapter>-<time>/``, never inside ``book/``): the executed notebook, its
@@ -42,12 +42,12 @@ class UsageError(Exception):
 
 # ----------------------------------------------------------------------------- helpers
 def _err(msg: str) -> None:
-    print(f"matsense: error: {msg}", file=sys.stderr)
+    print(f"opsense: error: {msg}", file=sys.stderr)
 
 
 def _kernel_manager_class(stderr=None):
     """The kernel manager of ``make execute`` (its ``python3`` kernel is always this
-    interpreter, see :mod:`matsense._execute`), with the kernel process's own messages
+    interpreter, see :mod:`opsense._execute`), with the kernel process's own messages
     (not the cells' output) sent to the open file ``stderr``."""
     from ._execute import ThisPythonKernel
 
@@ -137,7 +137,7 @@ def _cmd_list(args) -> int:
             if presets and p.default is None:
                 help_ += "  [" + ", ".join(f"{k}: {v!r}" for k, v in presets.items()) + "]"
             if p.name in RESERVED:
-                help_ += "  [set by matsense run: the --out folder]"
+                help_ += "  [set by opsense run: the --out folder]"
             rows.append((p.name, p.type or "?", p.default_text, help_))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for r in rows:
@@ -162,7 +162,7 @@ def _error_text(err) -> tuple[str, str]:
 
 
 def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: int | None):
-    """Execute one chapter into ``out``; return its :class:`~matsense.report.ChapterResult`."""
+    """Execute one chapter into ``out``; return its :class:`~opsense.report.ChapterResult`."""
     import papermill as pm
 
     from .report import ChapterResult
@@ -234,7 +234,7 @@ def _cmd_run(args) -> int:
     from . import report
 
     if bool(args.chapter) == bool(args.all):
-        raise UsageError("give one CHAPTER or --all (see matsense list)")
+        raise UsageError("give one CHAPTER or --all (see opsense list)")
     root, chapters = _chapters(args)
     targets = [c for c in chapters if c.in_toc] if args.all else [get_chapter(args.chapter, chapters)]
     given, raw = _parse_given(args.param, args.preset)
@@ -271,7 +271,7 @@ def _cmd_run(args) -> int:
         elif res.status != "ok":
             exit_code = max(exit_code, EXIT_FAIL)
     wall = time.perf_counter() - t0
-    command = "matsense run " + ("--all" if args.all else targets[0].name)
+    command = "opsense run " + ("--all" if args.all else targets[0].name)
     command += "".join(f" -p {k} {raw.get(k, v)}" for k, v in given.items() if k != "preset")
     command += f" --preset {given['preset']}" if "preset" in given else ""
     paths = report.write_report(out, results, env, command=command)
@@ -281,7 +281,7 @@ def _cmd_run(args) -> int:
     print(f"outputs in {_rel(out)}/ (report.md, report.html" + (", " + ch.name + ".ipynb" if not args.all else "")
           + ")" + (f"; record copied to {_rel(record)}" if args.record else ""))
     if args.all:
-        print(f"wall time of matsense run --all: {wall:.1f} s")
+        print(f"wall time of opsense run --all: {wall:.1f} s")
         print()
         print(paths["md"].read_text(encoding="utf-8").rstrip())   # its last line is the summary line
     else:
@@ -292,10 +292,10 @@ def _cmd_run(args) -> int:
 # ----------------------------------------------------------------------------- report
 def _latest_run(base: Path) -> Path:
     if not base.is_dir():
-        raise UsageError(f"no run folder given and no {base}/ here: run `matsense run --all` first")
+        raise UsageError(f"no run folder given and no {base}/ here: run `opsense run --all` first")
     cands = [d for d in base.iterdir() if d.is_dir() and (any(d.rglob("claims.json")) or any(d.rglob("run.json")))]
     if not cands:
-        raise UsageError(f"no run with claims.json under {base}/: run `matsense run --all` first")
+        raise UsageError(f"no run with claims.json under {base}/: run `opsense run --all` first")
     return max(cands, key=lambda d: d.stat().st_mtime)
 
 
@@ -320,7 +320,7 @@ def _cmd_report(args) -> int:
     else:
         env = report.environment(root)
         note = "The run folder has no environment.json: the environment below is the one of this report, not of the run."
-    paths = report.write_report(folder, results, env, command=f"matsense report {folder}", note=note)
+    paths = report.write_report(folder, results, env, command=f"opsense report {folder}", note=note)
     if args.record:
         dest = Path(args.record)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -344,9 +344,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = _Parser(prog="matsense", description="List, re-run and report the chapters of the matsense book.",
+    parser = _Parser(prog="opsense", description="List, re-run and report the chapters of the opsense book.",
                      epilog="Exit status: 0 all claims hold; 1 a claim fails or a cell raises; 2 wrong command line.")
-    parser.add_argument("--version", action="version", version=f"matsense {__version__}")
+    parser.add_argument("--version", action="version", version=f"opsense {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("list", help="every chapter with its parameters (name, type, default, help)")
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute a chapter (or --all) into a new folder, with its claims",
                        description="Execute chapters with papermill into a new folder: executed notebook, "
                                    "figures, claims.json, run.json, report.md/html/json.")
-    p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="a chapter name (see matsense list)")
+    p.add_argument("chapter", nargs="?", metavar="CHAPTER", help="a chapter name (see opsense list)")
     p.add_argument("--all", action="store_true", help="run every chapter of _toc.yml, in order")
     p.add_argument("-p", "--parameter", dest="param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="set a parameter; VALUE is a Python literal (20, 1e-3, [0.1, 0.05], None, True) "
@@ -371,14 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("report", help="one table of every claims.json under DIR (default: the latest run)")
-    p.add_argument("dir", nargs="?", metavar="DIR", help="a folder written by matsense run")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a folder written by opsense run")
     p.add_argument("--record", metavar="FILE.json", help="also copy report.json there")
     p.set_defaults(func=_cmd_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``matsense`` console script; returns the exit status."""
+    """Entry point of the ``opsense`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except BrokenPipeError:  # e.g. `matsense list | head`
+    except BrokenPipeError:  # e.g. `opsense list | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK

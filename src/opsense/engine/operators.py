@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as v
+from .. import _validate as v
 
 __all__ = ["SensingOperator"]
 

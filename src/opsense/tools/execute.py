@@ -1,9 +1,9 @@
-"""Re-execute book chapters in place: ``python -m matsense._execute book/NAME.ipynb ...``.
+"""Re-execute book chapters in place: ``python -m opsense.tools.execute book/NAME.ipynb ...``.
 
 For maintainers (``make execute``). Each notebook runs top to bottom in a fresh
-``python3`` kernel of *this* interpreter (a user-level kernelspec cannot swap in
-another Python), with the notebook's folder as working directory and 600 s per
-cell. Papermill metadata is removed; a notebook holding papermill's
+``python3`` kernel, with the notebook's folder as working directory and 600 s per
+cell. The kernelspec that ipykernel installs into the environment runs ``python``,
+which jupyter_client replaces by this interpreter (``sys.executable``). Papermill metadata is removed; a notebook holding papermill's
 ``injected-parameters`` cell is refused (run papermill outside ``book/``).
 """
 
@@ -14,28 +14,7 @@ import sys
 from pathlib import Path
 
 import nbformat
-from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from traitlets import default
-
-
-class _ThisPythonSpecs(KernelSpecManager):
-    def get_kernel_spec(self, kernel_name):
-        if kernel_name == "python3":  # always the interpreter running this module
-            return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
-        return super().get_kernel_spec(kernel_name)
-
-
-class ThisPythonKernel(AsyncKernelManager):
-    """Kernel manager whose ``python3`` kernel is always this interpreter: the kernelspec
-    shipped by ipykernel runs ``python`` from ``PATH``, which is not this virtual
-    environment's unless it is activated."""
-
-    @default("kernel_spec_manager")
-    def _default_kernel_spec_manager(self):
-        return _ThisPythonSpecs(data_dir=self.data_dir)
 
 
 def execute(path: str | Path, *, timeout: int = 600) -> None:
@@ -52,7 +31,6 @@ def execute(path: str | Path, *, timeout: int = 600) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   kernel_manager_class=ThisPythonKernel,
                    resources={"metadata": {"path": str(path.resolve().parent)}}).execute()
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
@@ -61,7 +39,7 @@ def execute(path: str | Path, *, timeout: int = 600) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m matsense._execute", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m opsense.tools.execute", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK.ipynb")
     args = parser.parse_args(argv)
     for nb in args.notebooks:

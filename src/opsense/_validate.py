@@ -91,23 +91,8 @@ def sweep(name: str, value, check) -> list:
             for i, v in enumerate(value)]
 
 
-def problem(value, *, psd: bool = False):
-    """Return ``value`` if it is a :class:`matsense.Problem` (with a PSD target when ``psd``)."""
-    from .problems import Problem  # late import: problems.py uses this module
-
-    if not isinstance(value, Problem):
-        raise ValueError(f"problem must be a matsense Problem (see make_problem), got {type(value).__name__}")
-    if psd and not value.target.psd:
-        raise ValueError("problem must have a PSD target: make_problem(..., psd=True)")
+def at_least(name: str, value, needed: float, why: str):
+    """Return ``value`` if ``value >= needed``; else raise naming the parameter ``name`` and the reason."""
+    if value < needed:
+        raise ValueError(f"parameter {name} must be >= {int(np.ceil(needed))} ({why}), got {value}")
     return value
-
-
-def factor_pair(prob, U, V, *, names: tuple[str, str] = ("U", "V")) -> tuple[np.ndarray, np.ndarray]:
-    """Return the factors ``U (n1, k)`` and ``V (n2, k)`` of ``prob`` as float64 arrays."""
-    n1, n2 = prob.target.shape
-    U = array(names[0], U, ndim=2)
-    V = array(names[1], V, ndim=2)
-    if U.shape[0] != n1 or V.shape[0] != n2 or U.shape[1] != V.shape[1]:
-        raise ValueError(f"{names[0]} and {names[1]} must have shapes ({n1}, k) and ({n2}, k), "
-                         f"got {U.shape} and {V.shape}")
-    return U, V

@@ -31,8 +31,8 @@ import numpy as np
 
 from . import _validate as v
 from .analysis import Fit, fit_line, fit_power, hitting_time
-from .gd import GDResult, initial_factors, run_gd
-from .problems import Problem
+from .engine.gd import GDResult, initial_factors, run_gd
+from .engine.problems import Problem
 
 __all__ = ["check_parameters", "step_sizes", "AlphaSweep", "alpha_sweep", "EscapeSlopes", "escape_slopes", "hitting_times",
            "escape_fits", "two_stage_slope", "first_time", "plot_generalization", "plot_phases",
@@ -73,48 +73,6 @@ def check_parameters(*, n1: int, n2: int, r: int, sigma, m: int, k: int, alphas,
 
 
 # ---------------------------------------------------------------------------- step sizes
-def step_sizes(problem: Problem, *, k, alpha, seed, eta: float) -> np.ndarray:
-    """A step size per run: ``min(eta, 1 / L0)`` with ``L0`` a smoothness scale at the start.
-
-    With the initial factors ``U0, V0`` of the run (:func:`matsense.initial_factors`),
-    ``L0 = ||U0||^2 + ||V0||^2 + sigma_1(A*(y))`` (operator norms). For
-    ``f(U, V) = 1/2 ||UV^T - X||_F^2`` the Hessian is bounded by
-    ``||U||^2 + ||V||^2 + ||UV^T - X||``; ``L0`` is that bound at the start with the
-    residual replaced by the data term. Small ``alpha`` keeps ``eta``; large ``alpha``
-    (factors of norm of order 1 or more) gets a proportionally smaller step. This
-    is our rule, not the paper's.
-
-    Parameters
-    ----------
-    problem : Problem
-    k, alpha, seed : int / float / int, or equal-length 1-D sequences, keyword-only
-        The runs (length-1 values are broadcast), as for :func:`matsense.run_gd`.
-    eta : float > 0, keyword-only
-        The step size used whenever it is below ``1 / L0``.
-
-    Returns
-    -------
-    ndarray of shape (B,)
-    """
-    problem = v.problem(problem)
-    eta = v.real("eta", eta, positive=True)
-    ks = v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))
-    alphas = v.sweep("alpha", alpha, lambda n, x: v.real(n, x, positive=True))
-    seeds = v.sweep("seed", seed, lambda n, x: v.integer(n, x, minimum=0))
-    B = max(len(ks), len(alphas), len(seeds))
-    for name, x in (("k", ks), ("alpha", alphas), ("seed", seeds)):
-        if len(x) not in (1, B):
-            raise ValueError(f"{name} has {len(x)} values but other sweeps have {B}; "
-                             "sweeps must have equal lengths (or length 1)")
-    ks, alphas, seeds = (x * B if len(x) == 1 else x for x in (ks, alphas, seeds))
-    n1, n2 = problem.target.shape
-    s1 = float(problem.spectral_sigma[0])
-    out = np.empty(B)
-    for b in range(B):
-        U0, V0 = initial_factors(n1, n2, ks[b], alphas[b], seed=seeds[b])
-        L0 = np.linalg.norm(U0, 2) ** 2 + np.linalg.norm(V0, 2) ** 2 + s1
-        out[b] = min(eta, 1.0 / L0)
-    return out
 
 
 # ---------------------------------------------------------------------------- the alpha sweep
@@ -368,7 +326,7 @@ def two_stage_slope(b1: float, *, eta: float, sigma_early: float, sigma_late: fl
 
 
 def first_time(t, curve, level: float, *, direction: str = "below") -> float:
-    """First recorded ``t`` at which ``curve`` is past ``level`` (NaN if never); see :func:`matsense.hitting_time`."""
+    """First recorded ``t`` at which ``curve`` is past ``level`` (NaN if never); see :func:`opsense.hitting_time`."""
     return hitting_time(t, curve, level, direction=direction).time
 
 

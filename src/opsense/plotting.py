@@ -105,7 +105,7 @@ def plot_curves(ax, t, curves, labels, *, logy: bool = True, logx: bool = False,
 
 
 def plot_power_fit(ax, x, fit, fmt: str = "k:", *, label: str | None = None, **kwargs):
-    """Draw the fitted power law ``exp(intercept) * x**slope`` of a log-log :class:`~matsense.Fit`.
+    """Draw the fitted power law ``exp(intercept) * x**slope`` of a log-log :class:`~opsense.Fit`.
 
     Parameters
     ----------
@@ -113,8 +113,8 @@ def plot_power_fit(ax, x, fit, fmt: str = "k:", *, label: str | None = None, **k
     x : array (P,)
         Abscissae (positive) at which to draw the line.
     fit : Fit
-        A fit of ``log y`` against ``log x`` (:func:`matsense.fit_line` on logs, or
-        :func:`matsense.fit_power`).
+        A fit of ``log y`` against ``log x`` (:func:`opsense.fit_line` on logs, or
+        :func:`opsense.fit_power`).
     fmt : str
         Matplotlib format string.
     label : str, keyword-only

@@ -2,7 +2,7 @@
 
 Two sources of claims:
 
-* a *run folder* written by ``matsense run`` (one sub-folder per chapter with
+* a *run folder* written by ``opsense run`` (one sub-folder per chapter with
   ``claims.json``, ``run.json`` and the executed notebook, plus ``environment.json``):
   :func:`collect` reads it, :func:`write_report` writes ``report.md``,
   ``report.html`` and ``report.json`` (the *record*) into it;
@@ -111,7 +111,7 @@ def environment(root: str | os.PathLike | None = None) -> dict:
     dict
         ``date`` (UTC, ISO 8601), ``python``, ``platform``, ``cpu``, ``cpu_count``,
         ``numpy``, ``blas`` (name, version, configuration or threads),
-        ``matplotlib``, ``matsense``, ``papermill``, ``git`` (commit, dirty) of ``root``.
+        ``matplotlib``, ``opsense``, ``papermill``, ``git`` (commit, dirty) of ``root``.
         No host or user names.
     """
     import numpy as np
@@ -128,7 +128,7 @@ def environment(root: str | os.PathLike | None = None) -> dict:
         "numpy": np.__version__,
         "blas": _blas(),
         "matplotlib": _version("matplotlib"),
-        "matsense": __version__,
+        "opsense": __version__,
         "papermill": _version("papermill"),
         "git": _git(root),
     }
@@ -150,7 +150,7 @@ def environment_rows(env: dict) -> list[tuple[str, str]]:
     return [
         ("date (UTC)", env.get("date", "")),
         ("git commit", commit),
-        ("matsense", env.get("matsense", "")),
+        ("opsense", env.get("opsense", "")),
         ("Python", env.get("python", "")),
         ("platform", env.get("platform", "")),
         ("CPU", f"{env.get('cpu', '')}, {env.get('cpu_count', '?')} logical cores"),
@@ -220,7 +220,7 @@ def collect(folder: str | os.PathLike, *, order: list[str] | None = None) -> lis
     Parameters
     ----------
     folder : path
-        A folder written by ``matsense run`` (one chapter) or ``matsense run --all``.
+        A folder written by ``opsense run`` (one chapter) or ``opsense run --all``.
     order : list of str, optional
         Chapter names in the order wanted (the book's); others follow by name.
 
@@ -314,11 +314,11 @@ def _table(headers, rows, *, cls="") -> str:
 
 
 #: Styles of the tables on the book's page (the theme's colours where it defines them).
-PAGE_CSS = ("<style>table.matsense-report{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
-            "table.matsense-report th,table.matsense-report td{vertical-align:top;text-align:left;"
+PAGE_CSS = ("<style>table.opsense-report{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
+            "table.opsense-report th,table.opsense-report td{vertical-align:top;text-align:left;"
             "padding:.3em .5em;border-bottom:1px solid var(--pst-color-border,#ccc)}"
-            "table.matsense-report .fail{color:#b00020;font-weight:bold}"
-            "table.matsense-report .ok{color:#1b7a2f}</style>")
+            "table.opsense-report .fail{color:#b00020;font-weight:bold}"
+            "table.opsense-report .ok{color:#1b7a2f}</style>")
 
 
 def _verdict_html(claim) -> str:
@@ -341,7 +341,7 @@ def to_html(results, env: dict | None = None, *, title: str = "Reproduction repo
     rows = [(e(r.chapter), e(c.get("id", "")), e(c.get("statement", "")), e(str(c.get("predicted", ""))),
              e(format_value(c.get("measured"))), e(c.get("tolerance", "")), _verdict_html(c))
             for r in results for c in r.claims]
-    parts.append("<h2>Claims</h2>" + _table(COLUMNS, rows, cls="matsense-report"))
+    parts.append("<h2>Claims</h2>" + _table(COLUMNS, rows, cls="opsense-report"))
     broken = [r for r in results if r.status not in ("ok", "claims failed")]
     if broken:
         parts.append(f"<p class=\"fail\">{len(broken)} chapter(s) stopped before checking their claims: "
@@ -353,7 +353,7 @@ def to_html(results, env: dict | None = None, *, title: str = "Reproduction repo
 def record(results, env: dict | None, *, command: str = "") -> dict:
     """The JSON record of a run: environment, every chapter (status, time, claims), summary."""
     n, ok, bad = summary(results)
-    return {"format": "matsense-reproduction-record", "version": 1, "command": command,
+    return {"format": "opsense-reproduction-record", "version": 1, "command": command,
             "environment": env or {}, "chapters": [asdict(r) for r in results],
             "summary": {"claims": n, "hold": ok, "fail": bad, "line": summary_line(results)}}
 
@@ -373,7 +373,7 @@ def write_report(folder: str | os.PathLike, results, env: dict | None = None, *,
 
 # ----------------------------------------------------------------------------- the book's page
 class _ClaimsTableParser(HTMLParser):
-    """Rows of the ``<table class="matsense-claims">`` that :func:`matsense.check_claims` displays."""
+    """Rows of the ``<table class="opsense-claims">`` that :func:`opsense.check_claims` displays."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -382,7 +382,7 @@ class _ClaimsTableParser(HTMLParser):
         self._row: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
-        if tag == "table" and "matsense-claims" in (dict(attrs).get("class") or ""):
+        if tag == "table" and "opsense-claims" in (dict(attrs).get("class") or ""):
             self._in_table = True
         elif self._in_table and tag == "tr":
             self._row = []
@@ -461,7 +461,7 @@ def committed_claims(nb) -> tuple[list[dict], str]:
             if out.get("output_type") == "error":
                 error = f"{out.get('ename')}: {out.get('evalue')}"
             text = (out.get("data") or {}).get("text/html")
-            if text and "matsense-claims" in (text if isinstance(text, str) else "".join(text)):
+            if text and "opsense-claims" in (text if isinstance(text, str) else "".join(text)):
                 p = _ClaimsTableParser()
                 p.feed(text if isinstance(text, str) else "".join(text))
                 rows = p.rows
@@ -479,7 +479,7 @@ class BookReport:
         The book's root (found from the current directory by default).
     record_path : path, optional
         The record to show (default ``book/reproduction.json``), as written by
-        ``matsense run --all --record PATH``.
+        ``opsense run --all --record PATH``.
     """
 
     def __init__(self, root=None, record_path=None):
@@ -562,7 +562,7 @@ class BookReport:
                 rows.append("<tr>" + "".join(row) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("chapter", "results restated", "claim", "prediction",
                                                  "measured", "tolerance", "verdict"))
-        return (f'{PAGE_CSS}<table class="matsense-report"><thead><tr>{head}</tr></thead>'
+        return (f'{PAGE_CSS}<table class="opsense-report"><thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table><p><strong>{e(self.summary)}</strong></p>')
 
     def record_html(self) -> str:
@@ -570,15 +570,15 @@ class BookReport:
         e = html.escape
         if not self.record:
             return (f"<p>No full re-run has been recorded yet ({e(RECORD_NAME)} is missing): run "
-                    "<code>make reproduce</code> (or <code>matsense run --all --record "
+                    "<code>make reproduce</code> (or <code>opsense run --all --record "
                     f"{e(RECORD_NAME)}</code>) to record one.</p>")
         env = self.record.get("environment", {})
-        parts = [f"<p>Recorded with <code>{e(self.record.get('command') or 'matsense run --all')}</code> on "
+        parts = [f"<p>Recorded with <code>{e(self.record.get('command') or 'opsense run --all')}</code> on "
                  f"{e(env.get('date', '?'))} (UTC), at commit <code>{e((env.get('git') or {}).get('commit', '?')[:12])}"
                  f"</code>{' with uncommitted changes' if (env.get('git') or {}).get('dirty') else ''}. "
                  f"Its summary: <strong>{e((self.record.get('summary') or {}).get('line', '?'))}</strong>.</p>"]
         parts.append("<h4>Environment</h4>" + _table(["", ""], [(e(k), e(str(v))) for k, v in environment_rows(env)],
-                                                     cls="matsense-report"))
+                                                     cls="opsense-report"))
         rows, total = [], 0.0
         for c in self.record.get("chapters", []):
             d = c.get("duration_s")
@@ -586,7 +586,7 @@ class BookReport:
             rows.append((e(c.get("chapter", "")), e(c.get("status", "")), _seconds(d), str(len(c.get("claims", [])))))
         rows.append(("<strong>all</strong>", "", f"<strong>{_seconds(total)}</strong>", ""))
         parts.append("<h4>Execution time of each chapter</h4>"
-                     + _table(["chapter", "status", "time", "claims"], rows, cls="matsense-report"))
+                     + _table(["chapter", "status", "time", "claims"], rows, cls="opsense-report"))
         agree = self.agreement()
         text = (f"The committed chapters and this re-run agree on {agree['same']} of {agree['total']} claims "
                 "(same measured value to 3 significant digits, same verdict).")
@@ -595,7 +595,7 @@ class BookReport:
         parts.append(f"<p>{e(text)}</p>")
         if agree["differ"]:
             parts.append(_table(["chapter", "claim", "committed", "re-run"],
-                                [tuple(e(str(x)) for x in d) for d in agree["differ"]], cls="matsense-report"))
+                                [tuple(e(str(x)) for x in d) for d in agree["differ"]], cls="opsense-report"))
         return PAGE_CSS + "".join(parts)
 
 

@@ -1,9 +1,11 @@
-"""Chapter parameters: presets plus validated user overrides.
+"""Chapter parameters: presets, validated overrides, and the chapter's own check.
 
-Every chapter's ``parameters`` cell declares typed defaults, most of them
-``None`` meaning "the preset's value". :func:`configure` merges them with the
-chosen preset and validates each value against the type of the preset's value,
-so a wrong papermill ``-p`` is refused with one message before any work starts.
+Every chapter's ``parameters`` cell declares typed defaults, ``None`` meaning "the
+preset's value". :func:`configure` merges them with the chosen preset of the chapter
+module, validates each value against the type of the preset's value (:func:`merge`),
+then calls the chapter's ``check``, so a wrong value is refused with one message that
+names the parameter, before any work starts: in the notebook, and in the command line
+before any kernel starts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numbers
 import os
 from types import SimpleNamespace
 
-__all__ = ["configure"]
+__all__ = ["Parameters", "merge", "configure"]
 
 
 def _check(name, value, like):
@@ -49,29 +51,33 @@ def _check(name, value, like):
     return value
 
 
-def configure(preset: str, presets: dict, *, results_dir=None, **given) -> SimpleNamespace:
-    """Merge a chapter's parameters with its preset and validate them.
+class Parameters(SimpleNamespace):
+    """A chapter's validated parameters: one attribute per parameter, plus ``preset`` and
+    ``results_dir``."""
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def merge(preset: str, presets: dict, *, results_dir=None, **given) -> Parameters:
+    """Merge parameters with a preset and check each value's type (no domain checks).
 
     Parameters
     ----------
     preset : str
-        Name of a preset, a key of ``presets`` (the chapters use ``"book"``, fast,
-        and ``"paper"``, the papers' sizes and horizons).
+        A key of ``presets``.
     presets : dict of dict
-        ``{preset name: {parameter: value}}``; every preset has the same keys.
-        The type of each value fixes what is accepted for that parameter:
-        ``bool``; ``int`` (``>= 1``, or ``>= 0`` if the preset value is 0);
-        ``float`` (finite, ``> 0``); ``str``; non-empty ``list`` of such (a string such
-        as ``"[0.1, 0.01]"``, as papermill's ``-p`` passes lists, is parsed).
+        ``{preset name: {parameter: value}}``; every preset has the same keys. The type
+        of each value fixes what is accepted: ``bool``; ``int`` (``>= 1``, or ``>= 0``
+        if the preset value is 0); ``float`` (finite, ``> 0``); ``str``; a non-empty
+        ``list`` of such (a string such as ``"[0.1, 0.01]"`` is parsed).
     results_dir : str or None, keyword-only
-        Folder for ``claims.json`` and figures (created later by whoever writes).
     **given
-        The chapter's parameters; ``None`` takes the preset's value.
+        Parameter values; ``None`` takes the preset's value.
 
     Returns
     -------
-    types.SimpleNamespace
-        Attributes: every parameter, plus ``preset`` and ``results_dir``.
+    Parameters
     """
     if not isinstance(presets, dict) or not presets:
         raise ValueError("presets must be a non-empty dict of dicts")
@@ -87,4 +93,36 @@ def configure(preset: str, presets: dict, *, results_dir=None, **given) -> Simpl
         out[name] = like if value is None else _check(name, value, like)
     if results_dir is not None and not isinstance(results_dir, (str, os.PathLike)):
         raise ValueError(f"parameter results_dir must be a path (string) or None, got {results_dir!r}")
-    return SimpleNamespace(preset=preset, results_dir=None if results_dir is None else os.fspath(results_dir), **out)
+    return Parameters(preset=preset, results_dir=None if results_dir is None else os.fspath(results_dir), **out)
+
+
+def configure(chapter, preset: str = "book", *, results_dir=None, **given) -> Parameters:
+    """A chapter's parameters: its preset, the given values, its own ``check``.
+
+    The one path every parameter takes, in the notebook and in the command line alike
+    (which calls it before any kernel starts).
+
+    Parameters
+    ----------
+    chapter : module
+        A chapter module (``opsense.chapters.<stem>``) with ``PRESETS`` (dict of dicts)
+        and ``check(P)``, which raises ``ValueError`` naming the parameter for every
+        infeasible value.
+    preset : str
+        A key of ``chapter.PRESETS`` (``"book"``: fast; ``"paper"``: the papers' sizes).
+    results_dir : str or None, keyword-only
+        Folder for figures and ``claims.json`` (created later by whoever writes).
+    **given
+        The chapter's parameters; ``None`` takes the preset's value.
+
+    Returns
+    -------
+    Parameters
+    """
+    presets = getattr(chapter, "PRESETS", None)
+    check = getattr(chapter, "check", None)
+    if not isinstance(presets, dict) or not callable(check):
+        raise ValueError(f"chapter must be a chapter module with PRESETS and check(P), got {chapter!r}")
+    P = merge(preset, presets, results_dir=results_dir, **given)
+    check(P)
+    return P

@@ -1,4 +1,4 @@
-"""The restricted isometry property, seen empirically.
+"""Chapter ``rip``: matrix sensing and the restricted isometry property, seen empirically.
 
 For a Gaussian operator :math:`\\mathcal A` with i.i.d. :math:`\\mathcal N(0,1/m)`
 entries and a fixed matrix :math:`X \\ne 0`, the measurements
@@ -19,11 +19,58 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as v
-from .operators import SensingOperator
-from .problems import low_rank_target
+from .. import _validate as v
+from ..analysis import Fit, fit_power
+from ..claims import Claim, at_most, between
+from ..engine.operators import SensingOperator
+from ..engine.problems import low_rank_target
+from ..plotting import figure, plot_power_fit, value_ticks
 
-__all__ = ["IsometryRatios", "isometry_ratios", "check_parameters", "plot_ratios"]
+__all__ = ["PRESETS", "check", "IsometryRatios", "Experiment", "isometry_ratios", "run", "summary",
+           "glue_values", "claims", "plot_ratios"]
+
+#: Parameter sets of the chapter: ``book`` (20 x 20, about a second) and ``paper`` (50 x 50, rank 3).
+PRESETS = {
+    "book": dict(n1=20, n2=20, r=2, m_values=[25, 50, 100, 200, 400, 800], trials=500, seed=0),
+    "paper": dict(n1=50, n2=50, r=3, m_values=[50, 100, 200, 400, 800, 1600, 3200], trials=2000, seed=0),
+}
+
+#: Largest number of stored ratios (m values x trials) and of operator entries (m x n1 x n2).
+MAX_RATIOS = 10_000_000
+MAX_ENTRIES = 200_000_000
+
+
+def check(P) -> None:
+    """Refuse infeasible parameters of the chapter, naming the parameter.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (attributes ``n1, n2, r, m_values, trials, seed``).
+
+    Raises
+    ------
+    ValueError
+        For the first infeasible value.
+    """
+    n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
+    ms = _m_values(P.m_values)
+    trials = v.integer("trials", P.trials, minimum=10)
+    v.integer("seed", P.seed, minimum=0)
+    if len(ms) * trials > MAX_RATIOS:
+        raise ValueError(f"parameter trials must keep len(m_values) * trials <= {MAX_RATIOS:,} "
+                         f"(memory), got {len(ms)} * {trials}")
+    if int(ms.max()) * n1 * n2 > MAX_ENTRIES:
+        raise ValueError(f"parameter m_values must keep max(m_values) * n1 * n2 <= {MAX_ENTRIES:,} "
+                         f"(the operator's memory), got {int(ms.max())} * {n1} * {n2}")
+
+
+def _m_values(m_values) -> np.ndarray:
+    ms = v.sweep("m_values", m_values, lambda name, x: v.integer(name, x, minimum=1))
+    if len(ms) < 3 or len(set(ms)) != len(ms):
+        raise ValueError(f"parameter m_values must hold at least three distinct integers >= 1 "
+                         f"(a slope is fitted), got {ms}")
+    return np.array(sorted(ms), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -74,23 +121,6 @@ class IsometryRatios:
         return np.sqrt(2.0 / self.m_values * (1.0 - 1.0 / d))
 
 
-def _m_values(m_values) -> np.ndarray:
-    ms = v.sweep("m_values", m_values, lambda name, x: v.integer(name, x, minimum=1))
-    if len(ms) < 2 or len(set(ms)) != len(ms):
-        raise ValueError(f"m_values must hold at least two distinct integers >= 1, got {ms}")
-    return np.array(sorted(ms), dtype=np.int64)
-
-
-def check_parameters(*, n1, n2, r, m_values, trials, seed, results_dir=None) -> None:
-    """Validate the parameters of the RIP chapter; raise ValueError naming the first bad one."""
-    n1, n2, r = v.shape_rank(n1, n2, r)
-    _m_values(m_values)
-    v.integer("trials", trials, minimum=10)
-    v.integer("seed", seed, minimum=0)
-    if results_dir is not None and (not isinstance(results_dir, str) or not results_dir):
-        raise ValueError(f"results_dir must be None or a non-empty path string, got {results_dir!r}")
-
-
 def isometry_ratios(m_values, n1: int, n2: int, r: int, *, trials: int = 500,
                     seed: int = 0) -> IsometryRatios:
     """Empirical distribution of ``||A(X)||^2 / ||X||_F^2`` over random rank-``r`` matrices.
@@ -128,8 +158,10 @@ def isometry_ratios(m_values, n1: int, n2: int, r: int, *, trials: int = 500,
     >>> res.ratios.shape
     (2, 100)
     """
+    n1, n2, r = v.shape_rank(n1, n2, r)
     ms = _m_values(m_values)
-    check_parameters(n1=n1, n2=n2, r=r, m_values=ms, trials=trials, seed=seed)
+    trials = v.integer("trials", trials, minimum=10)
+    seed = v.integer("seed", seed, minimum=0)
     op_seeds, x_seeds = np.random.SeedSequence(seed).spawn(2)
     op_seeds = op_seeds.generate_state(len(ms))
     x_seeds = x_seeds.generate_state(trials)
@@ -142,21 +174,80 @@ def isometry_ratios(m_values, n1: int, n2: int, r: int, *, trials: int = 500,
     return IsometryRatios(m_values=ms, ratios=ratios, shape=(int(n1), int(n2)), r=int(r), seed=int(seed))
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """The chapter's experiment: the ratios and the power-law fit of their spread.
+
+    Attributes
+    ----------
+    ratios : IsometryRatios
+    fit : Fit
+        Least-squares line of ``log std`` against ``log m``.
+    """
+
+    ratios: IsometryRatios
+    fit: Fit
+
+
+def run(P) -> Experiment:
+    """Run the chapter's experiment with the parameters ``P`` (see :data:`PRESETS`)."""
+    res = isometry_ratios(P.m_values, P.n1, P.n2, P.r, trials=P.trials, seed=P.seed)
+    return Experiment(res, fit_power(res.m_values, res.std()))
+
+
+def summary(exp: Experiment) -> str:
+    """The table the chapter prints: mean, spread, predicted spread and max deviation per ``m``."""
+    res = exp.ratios
+    lines = [f"n1 = {res.shape[0]}, n2 = {res.shape[1]}, r = {res.r}, {res.trials} random matrices per operator",
+             f"{'m':>6} {'mean':>7} {'std':>7} {'theory':>7} {'max|ratio-1|':>13}"]
+    for row in zip(res.m_values, res.mean(), res.std(), res.predicted_std(), res.max_deviation()):
+        lines.append(f"{row[0]:>6d} {row[1]:>7.3f} {row[2]:>7.3f} {row[3]:>7.3f} {row[4]:>13.3f}")
+    lines.append(f"slope = {exp.fit.slope:.3f}, R^2 = {exp.fit.r2:.3f}")
+    return "\n".join(lines)
+
+
+def glue_values(exp: Experiment) -> dict:
+    """The numbers the chapter's prose quotes, by glue name."""
+    res = exp.ratios
+    ratio = res.std() / res.predicted_std()
+    return {"rip_slope": exp.fit.slope, "rip_r2": exp.fit.r2, "rip_std_ratio_min": ratio.min(),
+            "rip_std_ratio_max": ratio.max(), "rip_dev_largest_m": res.max_deviation()[-1],
+            "rip_m_largest": int(res.m_values[-1])}
+
+
+def claims(exp: Experiment) -> list[Claim]:
+    """The chapter's claims (see the page for the basis of each tolerance)."""
+    res = exp.ratios
+    d = res.shape[0] * res.shape[1]
+    se_mean = np.sqrt(2 / res.m_values * (1 / res.trials + 1 / d))   # std of a sample mean
+    std_tol = max(0.2, 6 / np.sqrt(2 * res.trials))                   # relative error of a std
+    worst_mean = float(np.max(np.abs(res.mean() - 1) / se_mean))
+    worst_std = float(np.max(np.abs(np.log(res.std() / res.predicted_std()))))
+    return [
+        between("rip.spread-slope", "log-log slope of the spread of the ratio against m",
+                exp.fit.slope, -0.6, -0.4, basis="theory", tolerance="±0.1 around -1/2 (chi-square law)"),
+        at_most("rip.isotropy", "largest |sample mean of the ratio - 1| over m, in standard errors",
+                worst_mean, 4.0, basis="theory",
+                tolerance="4 standard errors sqrt(2/m (1/trials + 1/(n1 n2)))"),
+        at_most("rip.spread-constant", "worst |log(measured / predicted spread)| over m",
+                worst_std, float(np.log1p(std_tol)), basis="theory",
+                tolerance=f"spread within a factor 1 + {std_tol:.2f} of the theory"),
+    ]
+
+
 def plot_ratios(res: IsometryRatios, *, fit=None):
     """The chapter's figure: the ratios per ``m`` (violins) and their spread against ``m``.
 
     Parameters
     ----------
     res : IsometryRatios
-    fit : matsense.analysis.Fit, keyword-only, optional
+    fit : opsense.analysis.Fit, keyword-only, optional
         Power-law fit of ``res.std()`` against ``res.m_values`` (drawn if given).
 
     Returns
     -------
     fig, (ax_distribution, ax_spread)
     """
-    from .plotting import figure, plot_power_fit, value_ticks
-
     if not isinstance(res, IsometryRatios):
         raise ValueError(f"res must be an IsometryRatios, got {type(res).__name__}")
     m = res.m_values.astype(float)

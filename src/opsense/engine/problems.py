@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as v
+from .. import _validate as v
 from .operators import SensingOperator
 
-__all__ = ["LowRankTarget", "Problem", "low_rank_target", "make_problem"]
+__all__ = ["LowRankTarget", "Problem", "PsdProblems", "low_rank_target", "make_problem", "psd_problems",
+           "check_problem", "check_factor_pair"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,69 @@ def make_problem(n1: int, n2: int, r: int, m: int | None = None, *, sigma=None,
             raise ValueError("m (number of measurements, an integer >= 1) is required for operator='gaussian'")
         op = SensingOperator.gaussian(m, n1, n2, symmetric=psd, seed=int(s_op))
     return Problem.from_parts(target, op)
+
+
+@dataclass(frozen=True)
+class PsdProblems:
+    """One PSD ground truth measured by three operators.
+
+    Attributes
+    ----------
+    symmetric : Problem
+        Symmetrized Gaussian operator (:func:`matsense.make_problem` with ``psd=True``):
+        with it, ``F0 = G0`` implies ``F_t = G_t`` for all ``t``.
+    general : Problem
+        A general (non-symmetric) Gaussian operator with the same ``m``.
+    identity : Problem
+        The identity operator (matrix factorization).
+    """
+
+    symmetric: Problem
+    general: Problem
+    identity: Problem
+
+
+def psd_problems(n: int, r: int, m: int, *, kappa: float | None = None, seed: int = 0) -> PsdProblems:
+    """The same rank-``r`` PSD target with a symmetric, a general and the identity operator.
+
+    Parameters
+    ----------
+    n, r, m : int
+        Size ``n x n``, rank and number of Gaussian measurements.
+    kappa : float >= 1, keyword-only, optional
+        Condition number (singular values geometric from 1 to ``1/kappa``).
+    seed : int, keyword-only
+        Seeds the target and the symmetric operator (as :func:`matsense.make_problem`)
+        and, through an independent child stream, the general operator.
+
+    Returns
+    -------
+    PsdProblems
+    """
+    seed = v.integer("seed", seed, minimum=0)
+    sym = make_problem(n, n, r, m, kappa=kappa, psd=True, seed=seed)
+    op_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+    gen = Problem.from_parts(sym.target, SensingOperator.gaussian(m, n, n, seed=op_seed))
+    ident = Problem.from_parts(sym.target, SensingOperator.identity(n, n))
+    return PsdProblems(sym, gen, ident)
+
+
+# ---------------------------------------------------------------------------- argument checks
+def check_problem(value, *, psd: bool = False) -> "Problem":
+    """Return ``value`` if it is a :class:`opsense.Problem` (with a PSD target when ``psd``)."""
+    if not isinstance(value, Problem):
+        raise ValueError(f"problem must be an opsense Problem (see make_problem), got {type(value).__name__}")
+    if psd and not value.target.psd:
+        raise ValueError("problem must have a PSD target: make_problem(..., psd=True)")
+    return value
+
+
+def check_factor_pair(prob, U, V, *, names: tuple[str, str] = ("U", "V")) -> tuple[np.ndarray, np.ndarray]:
+    """Return the factors ``U (n1, k)`` and ``V (n2, k)`` of ``prob`` as float64 arrays."""
+    n1, n2 = prob.target.shape
+    U = v.array(names[0], U, ndim=2)
+    V = v.array(names[1], V, ndim=2)
+    if U.shape[0] != n1 or V.shape[0] != n2 or U.shape[1] != V.shape[1]:
+        raise ValueError(f"{names[0]} and {names[1]} must have shapes ({n1}, k) and ({n2}, k), "
+                         f"got {U.shape} and {V.shape}")
+    return U, V

@@ -25,9 +25,9 @@ import numpy as np
 
 from . import _validate as v
 from .analysis import fit_line, fit_rate
-from .gd import GDResult
-from .operators import SensingOperator
-from .problems import LowRankTarget, Problem
+from .engine.gd import GDResult
+from .engine.operators import SensingOperator
+from .engine.problems import LowRankTarget, Problem
 
 __all__ = ["cubic_recursion", "cubic_tail", "redundant_singular_values", "tail_constant",
            "plateau_ratio_samples", "diagonal_toy", "toy_recursion", "toy_rate", "burn_in_time",
@@ -322,29 +322,6 @@ def burn_in_time(result: GDResult, sigma, *, rtol: float = 0.01) -> np.ndarray:
     return np.where(ok.any(axis=1), result.t[np.argmax(ok, axis=1)], np.nan).astype(float)
 
 
-def rate_ratio(t, err2, *, window: tuple[float, float], floor: float = 0.0) -> float:
-    """Fitted rate on the second half of ``window`` divided by the rate on the first half.
-
-    About 1 for linear convergence; about 1/2 for a :math:`1/t^2` tail on a window
-    ``(a, 4a)``-like, since its local rate is :math:`2/t`.
-
-    Parameters
-    ----------
-    t, err2 : array_like (T,)
-    window : (t0, t1), keyword-only
-    floor : float >= 0, keyword-only
-        Passed to :func:`matsense.fit_rate`.
-
-    Returns
-    -------
-    float
-    """
-    if len(window) != 2 or not window[0] < window[1]:
-        raise ValueError(f"window must be a pair (t0, t1) with t0 < t1, got {window!r}")
-    mid = 0.5 * (window[0] + window[1])
-    first = fit_rate(t, err2, window=(window[0], mid), floor=floor).estimate
-    second = fit_rate(t, err2, window=(mid, window[1]), floor=floor).estimate
-    return float(second / first)
 
 
 def local_rate_symmetric(problem: Problem, *, eta: float) -> float:
@@ -462,8 +439,3 @@ def check_plateau_alphas(alphas, *, eta: float, limit: float = 1e-4) -> list[flo
     return alphas
 
 
-def require_horizon(name: str, value: int, needed: float, why: str) -> int:
-    """Raise ``ValueError`` naming the parameter ``name`` unless ``value >= needed``."""
-    if value < needed:
-        raise ValueError(f"parameter {name} must be >= {int(np.ceil(needed))} ({why}), got {value}")
-    return value

@@ -14,7 +14,7 @@ because the terms of order :math:`\\eta` cancel (:func:`imbalance_increment`).
 The helpers here evaluate this identity along trajectories of the engine
 (:func:`check_identity`, :func:`imbalance_drift`), compress :math:`\\Delta` onto
 the redundant directions of :math:`\\mathbb R^k` (:func:`redundant_imbalance`),
-describe what :func:`matsense.rebalance` does to the imbalance
+describe what :func:`opsense.rebalance` does to the imbalance
 (:func:`rebalance_report`), and choose rate-fit windows from the data
 (:func:`rate_window`). They serve the book chapters ``b3_imbalance`` and
 ``b4_one_step``.
@@ -28,9 +28,10 @@ import numpy as np
 
 from . import _validate as v
 from .analysis import Fit, fit_rate, hitting_time
-from .gd import rebalance, run_gd
-from .operators import SensingOperator
-from .problems import Problem, make_problem
+from .engine.factors import rebalance
+from .engine.gd import run_gd
+from .engine.operators import SensingOperator
+from .engine.problems import Problem, make_problem
 
 __all__ = ["check_sizes", "PsdProblems", "psd_problems", "imbalance", "imbalance_increment", "IdentityCheck", "check_identity", "imbalance_drift",
            "redundant_imbalance", "rip_shrink", "RebalanceReport", "rebalance_report",
@@ -54,96 +55,12 @@ def check_sizes(*, n: int, r: int, k: int, m: int) -> None:
     v.integer("m", m, minimum=1)
 
 
-@dataclass(frozen=True)
-class PsdProblems:
-    """One PSD ground truth measured by three operators.
-
-    Attributes
-    ----------
-    symmetric : Problem
-        Symmetrized Gaussian operator (:func:`matsense.make_problem` with ``psd=True``):
-        with it, ``F0 = G0`` implies ``F_t = G_t`` for all ``t``.
-    general : Problem
-        A general (non-symmetric) Gaussian operator with the same ``m``.
-    identity : Problem
-        The identity operator (matrix factorization).
-    """
-
-    symmetric: Problem
-    general: Problem
-    identity: Problem
 
 
-def psd_problems(n: int, r: int, m: int, *, kappa: float | None = None, seed: int = 0) -> PsdProblems:
-    """The same rank-``r`` PSD target with a symmetric, a general and the identity operator.
-
-    Parameters
-    ----------
-    n, r, m : int
-        Size ``n x n``, rank and number of Gaussian measurements.
-    kappa : float >= 1, keyword-only, optional
-        Condition number (singular values geometric from 1 to ``1/kappa``).
-    seed : int, keyword-only
-        Seeds the target and the symmetric operator (as :func:`matsense.make_problem`)
-        and, through an independent child stream, the general operator.
-
-    Returns
-    -------
-    PsdProblems
-    """
-    seed = v.integer("seed", seed, minimum=0)
-    sym = make_problem(n, n, r, m, kappa=kappa, psd=True, seed=seed)
-    op_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-    gen = Problem.from_parts(sym.target, SensingOperator.gaussian(m, n, n, seed=op_seed))
-    ident = Problem.from_parts(sym.target, SensingOperator.identity(n, n))
-    return PsdProblems(sym, gen, ident)
 
 
-def imbalance(F, G) -> np.ndarray:
-    """The imbalance :math:`F^\\top F - G^\\top G`.
-
-    Parameters
-    ----------
-    F : ndarray (n1, k) or (B, n1, k)
-    G : ndarray (n2, k) or (B, n2, k)
-
-    Returns
-    -------
-    ndarray (k, k) or (B, k, k), symmetric
-    """
-    F = v.array("F", F, ndim=(2, 3))
-    G = v.array("G", G, ndim=F.ndim)
-    if F.shape[:-2] != G.shape[:-2] or F.shape[-1] != G.shape[-1]:
-        raise ValueError(f"F and G must have the same number of columns (and batch size), "
-                         f"got {F.shape} and {G.shape}")
-    Ft, Gt = np.swapaxes(F, -1, -2), np.swapaxes(G, -1, -2)
-    return Ft @ F - Gt @ G
 
 
-def imbalance_increment(problem: Problem, F, G, *, eta: float) -> np.ndarray:
-    """The exact change of the imbalance in one gradient step from ``(F, G)``.
-
-    Parameters
-    ----------
-    problem : Problem
-    F : ndarray (n1, k)
-    G : ndarray (n2, k)
-    eta : float > 0, keyword-only
-        Step size.
-
-    Returns
-    -------
-    ndarray (k, k)
-        :math:`\\eta^2(G^\\top D^\\top DG - F^\\top DD^\\top F)` with
-        :math:`D = \\mathcal A^*(\\mathcal A(FG^\\top) - y)`.
-    """
-    problem = v.problem(problem)
-    F, G = v.factor_pair(problem, F, G, names=("F", "G"))
-    eta = v.real("eta", eta, positive=True)
-    op = problem.operator
-    D = op.adjoint(op.forward(F @ G.T) - problem.y)
-    gF, gG = D @ G, D.T @ F
-    return eta ** 2 * (gF.T @ gF - gG.T @ gG)
 
 
 @dataclass(frozen=True)
@@ -173,7 +90,7 @@ class IdentityCheck:
 
 
 def check_identity(problem: Problem, F0, G0, *, eta: float, steps: int) -> IdentityCheck:
-    """Step the engine (:func:`matsense.run_gd`) one iteration at a time and compare
+    """Step the engine (:func:`opsense.run_gd`) one iteration at a time and compare
     the measured change of the imbalance with :func:`imbalance_increment`.
 
     Parameters
@@ -181,7 +98,7 @@ def check_identity(problem: Problem, F0, G0, *, eta: float, steps: int) -> Ident
     problem : Problem
     F0 : ndarray (n1, k)
     G0 : ndarray (n2, k)
-        Initial factors (e.g. from :func:`matsense.initial_factors`).
+        Initial factors (e.g. from :func:`opsense.initial_factors`).
     eta : float > 0, keyword-only
     steps : int >= 1, keyword-only
         Number of steps checked.
@@ -353,7 +270,7 @@ class RebalanceReport:
 
 
 def rebalance_report(F, G, *, r: int) -> RebalanceReport:
-    """Apply :func:`matsense.rebalance` to ``(F, G)`` and measure its effect.
+    """Apply :func:`opsense.rebalance` to ``(F, G)`` and measure its effect.
 
     Parameters
     ----------
@@ -394,42 +311,8 @@ def trigger_time(t, residual, *, epsilon: float) -> float:
     return hitting_time(t, residual, epsilon).time
 
 
-def rate_window(t, err, *, start: float, floor: float) -> tuple[float, float]:
-    """The fit window for a late linear rate: the second half of ``[start, t_floor]``.
-
-    ``t_floor`` is the last recorded iteration at which ``err > floor`` (the float64
-    floor, or the end of the run). The first half of the stretch lets the faster
-    modes die out; the window never reaches the floor.
-
-    Parameters
-    ----------
-    t : array (T,)
-    err : array (T,), positive
-    start : float, keyword-only
-        Beginning of the stretch (e.g. the trigger time).
-    floor : float >= 0, keyword-only
-
-    Returns
-    -------
-    (lo, hi) : tuple of float
-    """
-    t = v.array("t", t, ndim=1)
-    err = np.asarray(err, dtype=float)
-    if err.shape != t.shape:
-        raise ValueError(f"err must have the shape of t {t.shape}, got {err.shape}")
-    start = v.real("start", start, nonnegative=True)
-    floor = v.real("floor", floor, nonnegative=True)
-    above = np.flatnonzero((err > floor) & (t >= start))
-    if above.size < 2:
-        raise ValueError(f"start={start:g}: fewer than two recorded points after start lie above floor={floor:g}")
-    hi = float(t[above[-1]])
-    return start + (hi - start) / 2, hi
 
 
-def late_rate(t, err, *, start: float, floor: float) -> Fit:
-    """:func:`matsense.fit_rate` on :func:`rate_window` (``estimate`` = decay rate per iteration)."""
-    window = rate_window(t, err, start=start, floor=floor)
-    return fit_rate(t, err, window=window, floor=floor)
 
 
 def plot_identity_drift(check: IdentityCheck, t, drift, etas, *, tau: float):

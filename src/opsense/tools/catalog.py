@@ -1,13 +1,13 @@
 """The book's chapters and their parameters, read from the notebooks themselves.
 
 A *chapter* is a notebook of the book (``book/<name>.ipynb``) with one code cell
-tagged ``parameters`` and a claims check (:func:`matsense.check_claims`). Chapters
+tagged ``parameters`` and a claims check (:func:`opsense.check_claims`). Chapters
 are discovered at run time: first those listed in ``_toc.yml``, in its order, then
 any other ``book/*.ipynb`` chapter (flagged ``in_toc=False``).
 
 The ``parameters`` cell is parsed with Python's ``ast`` module (no kernel): each assignment
 ``name: type = default  # help`` gives a :class:`Parameter`. The cell after it
-usually validates the values with :func:`matsense.configure` and a ``PRESETS``
+usually validates the values with :func:`opsense.configure` and a ``PRESETS``
 dict; when that dict is a plain literal it is extracted too, so that
 :meth:`Chapter.validate` can refuse a wrong value with the chapter's own rules
 before any kernel starts.
@@ -43,7 +43,7 @@ class ParameterError(ValueError):
 def find_root(start: str | os.PathLike | None = None) -> Path:
     """The folder holding the book's ``_toc.yml``.
 
-    Looked up in this order: the environment variable ``MATSENSE_BOOK``; ``start``
+    Looked up in this order: the environment variable ``OPSENSE_BOOK``; ``start``
     (default: the current directory) and its parents; the source tree this package
     was installed from (an editable install of the repository).
 
@@ -52,11 +52,11 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     FileNotFoundError
         If no ``_toc.yml`` is found.
     """
-    given = os.environ.get("MATSENSE_BOOK")
+    given = os.environ.get("OPSENSE_BOOK")
     if given:
         root = Path(given).expanduser().resolve()
         if not (root / "_toc.yml").is_file():
-            raise FileNotFoundError(f"MATSENSE_BOOK={given}: no _toc.yml there")
+            raise FileNotFoundError(f"OPSENSE_BOOK={given}: no _toc.yml there")
         return root
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
@@ -66,7 +66,7 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     if (source / "_toc.yml").is_file():
         return source
     raise FileNotFoundError("cannot find the book (_toc.yml): run from a clone of the repository "
-                            "or set MATSENSE_BOOK to its folder")
+                            "or set OPSENSE_BOOK to its folder")
 
 
 def toc_documents(root: str | os.PathLike) -> list[str]:
@@ -458,7 +458,7 @@ class Chapter:
         ParameterError
             Naming the chapter, the parameter and what is allowed: unknown
             parameter, value of the wrong type, or a value the chapter's presets
-            refuse (through :func:`matsense.configure`).
+            refuse (through :func:`opsense.configure`).
         """
         raw = raw or {}
         out = {}
