@@ -12,27 +12,8 @@ def problem():
     return ms.make_problem(8, 7, 2, 80, kappa=2.0, seed=3)
 
 
-def test_imbalance_shapes_and_stacks():
-    rng = np.random.default_rng(0)
-    F, G = rng.standard_normal((6, 3)), rng.standard_normal((5, 3))
-    np.testing.assert_allclose(mi.imbalance(F, G), F.T @ F - G.T @ G)
-    stack = mi.imbalance(np.stack([F, 2 * F]), np.stack([G, G]))
-    assert stack.shape == (2, 3, 3)
-    np.testing.assert_allclose(stack[1], 4 * F.T @ F - G.T @ G)
-    with pytest.raises(ValueError, match="F and G"):
-        mi.imbalance(F, rng.standard_normal((5, 2)))
 
 
-def test_increment_matches_one_engine_step(problem):
-    F, G = ms.initial_factors(8, 7, 4, 0.5, init="imbalanced", seed=1)
-    eta = 0.2
-    res = ms.run_gd(problem, init=(F, G), eta=eta, iters=1, record_every=1)
-    change = mi.imbalance(res.U[0], res.V[0]) - mi.imbalance(F, G)
-    inc = mi.imbalance_increment(problem, F, G, eta=eta)
-    assert np.linalg.norm(change - inc) <= 1e-13 * (np.linalg.norm(F.T @ F) + np.linalg.norm(G.T @ G))
-    assert np.linalg.norm(inc) > 1e-6  # the identity is not trivially 0 = 0
-    # the increment scales exactly like eta^2 at a fixed state
-    np.testing.assert_allclose(mi.imbalance_increment(problem, F, G, eta=eta / 2), inc / 4, rtol=1e-12)
 
 
 def test_check_identity_along_a_trajectory(problem):
@@ -95,13 +76,6 @@ def test_rebalance_report_exact_properties():
     assert rep.redundant_after >= rep.beta - err ** 2 / rep.beta - 1e-12  # Weyl bound of the proposition
 
 
-def test_psd_problems_share_the_target():
-    p = mi.psd_problems(6, 2, 50, kappa=2.0, seed=1)
-    assert p.symmetric.operator.symmetric and not p.general.operator.symmetric
-    assert p.identity.operator.kind == "identity"
-    for q in (p.general, p.identity):
-        assert q.target is p.symmetric.target
-    assert not np.array_equal(p.general.operator.matrix, p.symmetric.operator.matrix)
 
 
 def test_check_sizes():
@@ -114,17 +88,6 @@ def test_check_sizes():
         mi.check_sizes(n=20, r=2, k=4, m=0)
 
 
-def test_rate_window_and_late_rate():
-    t = np.arange(0, 1001, 10.0)
-    err = np.exp(-0.05 * t)
-    err[t > 800] = 1e-30  # a floor
-    lo, hi = mi.rate_window(t, err, start=200, floor=1e-20)
-    assert hi == 800 and lo == 500
-    fit = mi.late_rate(t, err, start=200, floor=1e-20)
-    assert fit.estimate == pytest.approx(0.05, rel=1e-9)
-    assert mi.trigger_time(t, err, epsilon=0.5) == 20.0
-    with pytest.raises(ValueError, match="start"):
-        mi.rate_window(t, err, start=900, floor=1e-20)
 
 
 def test_late_rate_of_the_diagonal_toy_is_2_eta_delta():

@@ -36,29 +36,8 @@ def test_check_parameters_names_the_bad_one(kwargs, name):
 
 
 # ---------------------------------------------------------------- the lifted form
-def test_dilation_spectrum():
-    rng = np.random.default_rng(0)
-    Z = rng.standard_normal((4, 6))
-    D = L.dilation(Z)
-    assert D.shape == (10, 10) and np.array_equal(D, D.T)
-    s = np.linalg.svd(Z, compute_uv=False)
-    ev = np.sort(np.linalg.eigvalsh(D))
-    assert np.allclose(ev, np.sort(np.r_[s, -s, np.zeros(2)]), atol=1e-12)
-    with pytest.raises(ValueError, match="Z"):
-        L.dilation(np.ones(3))
 
 
-def test_lifted_step_is_one_engine_step(problem):
-    U0, V0 = ms.initial_factors(6, 8, 5, 0.3, seed=1)
-    U1, V1 = L.lifted_step(problem, U0, V0, eta=0.2)
-    res = ms.run_gd(problem, init=(U0, V0), eta=0.2, iters=1, record_every=1)
-    assert np.allclose(U1, res.U[0], rtol=0, atol=1e-14) and np.allclose(V1, res.V[0], rtol=0, atol=1e-14)
-    M = L.residual_matrix(problem, U0, V0)
-    assert np.allclose(U1, U0 + 0.2 * M @ V0) and np.allclose(V1, V0 + 0.2 * M.T @ U0)
-    with pytest.raises(ValueError, match="eta"):
-        L.lifted_step(problem, U0, V0, eta=0.0)
-    with pytest.raises(ValueError, match="U and V"):
-        L.lifted_step(problem, U0, V0[:, :3], eta=0.1)
 
 
 def test_check_lifted_identities_hold_along_a_trajectory(problem):
@@ -73,27 +52,9 @@ def test_check_lifted_identities_hold_along_a_trajectory(problem):
         L.check_lifted("nope", U0, V0, eta=0.2, times=[0])
 
 
-def test_imbalance_identity_by_hand(problem):
-    """Delta_{t+1} - Delta_t = mu^2 (grad_U^T grad_U - grad_V^T grad_V), written out once."""
-    U, V = ms.initial_factors(6, 8, 4, 0.5, seed=4)
-    mu = 0.3
-    M = L.residual_matrix(problem, U, V)
-    U1, V1 = U + mu * M @ V, V + mu * M.T @ U
-    lhs = (U1.T @ U1 - V1.T @ V1) - (U.T @ U - V.T @ V)
-    gU, gV = -M @ V, -M.T @ U
-    assert np.allclose(lhs, mu ** 2 * (gU.T @ gU - gV.T @ gV), atol=1e-14)
 
 
 # ---------------------------------------------------------------- effective rank
-def test_effective_rank():
-    s = np.array([[1.0, 0.5, 0.009, 0.0], [2.0, 0.02, 0.019, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    assert L.effective_rank(s).tolist() == [2, 2, 0]
-    assert L.effective_rank(s, rel_threshold=0.001).tolist() == [3, 3, 0]
-    assert L.effective_rank(s[None]).shape == (1, 3)
-    with pytest.raises(ValueError, match="rel_threshold"):
-        L.effective_rank(s, rel_threshold=1.5)
-    with pytest.raises(ValueError, match="singular_values"):
-        L.effective_rank(-s)
 
 
 # ---------------------------------------------------------------- the phase diagram

@@ -37,17 +37,6 @@ def test_check_parameters_names_the_bad_one(kwargs, name):
         phases.check_parameters(**{**good, **kwargs})
 
 
-def test_step_sizes_rule(small_problem):
-    alphas = [3.0, 1e-3]
-    etas = phases.step_sizes(small_problem, k=6, alpha=alphas, seed=[0, 0], eta=0.25)
-    U0, V0 = ms.initial_factors(8, 10, 6, 3.0, seed=0)
-    L0 = np.linalg.norm(U0, 2) ** 2 + np.linalg.norm(V0, 2) ** 2 + small_problem.spectral_sigma[0]
-    assert etas[0] == pytest.approx(1 / L0) and etas[0] < 0.25
-    assert etas[1] == 0.25  # small alpha keeps eta
-    with pytest.raises(ValueError, match="eta"):
-        phases.step_sizes(small_problem, k=6, alpha=1.0, seed=0, eta=0.0)
-    with pytest.raises(ValueError, match="sweeps"):
-        phases.step_sizes(small_problem, k=[6, 6, 6], alpha=[1.0, 0.1], seed=0, eta=0.1)
 
 
 # ---------------------------------------------------------------- the alpha sweep

@@ -25,7 +25,7 @@ Chapters      configure (a chapter's presets, overrides and check), plotting (fi
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import book, plotting
-from .analysis import (Fit, Hit, effective_rank, fit_line, fit_power, fit_rate, hitting_time, late_rate,
+from .analysis import (Fit, Hit, burn_in_time, effective_rank, fit_line, fit_power, fit_rate, hitting_time, late_rate,
                        rate_ratio, rate_window)
 from .claims import (Claim, ClaimsFailed, ClaimTable, at_least, at_most, between, close, evaluate_claims,
                      read_claims)
@@ -44,7 +44,7 @@ __all__ = [
     "psd_problems", "initial_factors", "imbalance", "imbalance_increment", "dilation", "residual_matrix",
     "lifted_step", "rebalance", "GDResult", "DivergenceError", "run_gd", "step_sizes",
     "Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
-    "rate_ratio", "effective_rank",
+    "rate_ratio", "effective_rank", "burn_in_time",
     "Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close", "evaluate_claims",
     "read_claims", "configure", "book", "plotting", "__version__",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 from . import _validate as v
 
 __all__ = ["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
-           "rate_ratio", "effective_rank"]
+           "rate_ratio", "effective_rank", "burn_in_time"]
 
 
 @dataclass(frozen=True)
@@ -263,4 +263,38 @@ def rate_ratio(t, err2, *, window: tuple[float, float], floor: float = 0.0) -> f
     first = fit_rate(t, err2, window=(window[0], mid), floor=floor).estimate
     second = fit_rate(t, err2, window=(mid, window[1]), floor=floor).estimate
     return float(second / first)
+
+
+
+def burn_in_time(result: GDResult, sigma, *, rtol: float = 0.01) -> np.ndarray:
+    """First recorded iteration at which the top-``r`` singular values are fitted.
+
+    The end of the signal phase: every one of the ``r`` leading singular values of
+    :math:`X_t` is within ``rtol`` (relative) of the target's.
+
+    Parameters
+    ----------
+    result : GDResult
+    sigma : array_like (r,)
+        Singular values of the target.
+    rtol : float in (0, 1), keyword-only
+
+    Returns
+    -------
+    ndarray of shape (B,)
+        NaN for a run that never gets there.
+    """
+    from .engine.gd import GDResult
+
+    if not isinstance(result, GDResult):
+        raise ValueError(f"result must be a GDResult, got {type(result).__name__}")
+    sigma = v.array("sigma", sigma, ndim=1)
+    if sigma.size == 0 or np.any(sigma <= 0):
+        raise ValueError("sigma must be a non-empty 1-D array of values > 0")
+    rtol = v.real("rtol", rtol, positive=True, below=1.0)
+    r = sigma.size
+    if result.singular_values.shape[2] < r:
+        raise ValueError(f"sigma has {r} values but the runs record {result.singular_values.shape[2]}")
+    ok = np.all(np.abs(result.singular_values[:, :, :r] / sigma - 1.0) <= rtol, axis=2)
+    return np.where(ok.any(axis=1), result.t[np.argmax(ok, axis=1)], np.nan).astype(float)
 

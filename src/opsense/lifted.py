@@ -34,7 +34,7 @@ import numpy as np
 from . import _validate as v
 from .engine.factors import initial_factors
 from .engine.gd import run_gd
-from .imbalance import imbalance, imbalance_increment
+from .engine.factors import imbalance, imbalance_increment
 from .engine.operators import SensingOperator
 from .engine.problems import Problem, low_rank_target
 

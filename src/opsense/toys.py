@@ -293,33 +293,6 @@ def toy_rate(alpha, *, eta: float, ratio: float = 1 / 3):
 
 
 # ---------------------------------------------------------------------------- measurement helpers
-def burn_in_time(result: GDResult, sigma, *, rtol: float = 0.01) -> np.ndarray:
-    """First recorded iteration at which the top-``r`` singular values are fitted.
-
-    The end of the signal phase: every one of the ``r`` leading singular values of
-    :math:`X_t` is within ``rtol`` (relative) of the target's.
-
-    Parameters
-    ----------
-    result : GDResult
-    sigma : array_like (r,)
-        Singular values of the target.
-    rtol : float in (0, 1), keyword-only
-
-    Returns
-    -------
-    ndarray of shape (B,)
-        NaN for a run that never gets there.
-    """
-    if not isinstance(result, GDResult):
-        raise ValueError(f"result must be a GDResult, got {type(result).__name__}")
-    sigma = _positive_vector("sigma", sigma)
-    rtol = v.real("rtol", rtol, positive=True, below=1.0)
-    r = sigma.size
-    if result.singular_values.shape[2] < r:
-        raise ValueError(f"sigma has {r} values but the runs record {result.singular_values.shape[2]}")
-    ok = np.all(np.abs(result.singular_values[:, :, :r] / sigma - 1.0) <= rtol, axis=2)
-    return np.where(ok.any(axis=1), result.t[np.argmax(ok, axis=1)], np.nan).astype(float)
 
 
 
