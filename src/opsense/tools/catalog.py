@@ -1,27 +1,23 @@
-"""The book's chapters and their parameters, read from the notebooks themselves.
+"""The book's chapters and their parameters, without a kernel.
 
-A *chapter* is a notebook of the book (``book/<name>.ipynb``) with one code cell
-tagged ``parameters`` and a claims check (:func:`opsense.check_claims`). Chapters
-are discovered at run time: first those listed in ``_toc.yml``, in its order, then
-any other ``book/*.ipynb`` chapter (flagged ``in_toc=False``).
+A *chapter* is a notebook ``book/<stem>.ipynb`` with one code cell tagged
+``parameters`` and a chapter module :mod:`opsense.chapters.<stem>` holding its
+``PRESETS`` and ``check``. Chapters are discovered at run time: first those listed in
+``_toc.yml``, in its order, then any other ``book/*.ipynb`` chapter (``in_toc=False``).
 
-The ``parameters`` cell is parsed with Python's ``ast`` module (no kernel): each assignment
-``name: type = default  # help`` gives a :class:`Parameter`. The cell after it
-usually validates the values with :func:`opsense.configure` and a ``PRESETS``
-dict; when that dict is a plain literal it is extracted too, so that
-:meth:`Chapter.validate` can refuse a wrong value with the chapter's own rules
-before any kernel starts.
+The parameters (names, types, defaults, help) come from :func:`papermill.inspect_notebook`;
+the allowed values from the chapter module, through :func:`opsense.configure`, the same
+call the notebook makes, so :meth:`Chapter.validate` refuses a wrong value with the
+chapter's own rules before any kernel starts.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import io
-import operator
+import importlib
 import os
-import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +25,7 @@ import nbformat
 import yaml
 
 __all__ = ["Parameter", "Chapter", "ParameterError", "find_root", "toc_documents", "discover",
-           "get_chapter", "parse_parameters", "parse_value"]
+           "get_chapter", "load_chapter", "parse_value"]
 
 #: Parameters the runner sets itself.
 RESERVED = ("results_dir",)
@@ -94,7 +90,7 @@ def toc_documents(root: str | os.PathLike) -> list[str]:
 # ----------------------------------------------------------------------------- parameters
 @dataclass(frozen=True)
 class Parameter:
-    """One parameter of a chapter, as declared in its ``parameters`` cell.
+    """One parameter of a chapter, as declared in its ``parameters`` cell (read by papermill).
 
     Attributes
     ----------
@@ -244,148 +240,20 @@ def parse_value(raw: str):
         return raw
 
 
-def _comments(source: str) -> dict[int, str]:
-    out = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.COMMENT:
-                out[tok.start[0]] = tok.string.lstrip("#").strip()
-    except (tokenize.TokenError, IndentationError):
-        pass
-    return out
+def _parameters(path: Path) -> tuple[Parameter, ...]:
+    """The parameters of a notebook, from :func:`papermill.inspect_notebook`."""
+    import papermill as pm
 
-
-def parse_parameters(source: str) -> list[Parameter]:
-    """The parameters declared in the source of a ``parameters`` cell.
-
-    Every top-level ``name: type = default`` or ``name = default`` with a literal
-    default is a parameter; its help text is the comment on the same line.
-
-    Raises
-    ------
-    ValueError
-        If the source is not valid Python.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as err:
-        raise ValueError(f"the parameters cell is not valid Python: {err}") from None
-    comments = _comments(source)
-    params = []
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, ann, value = node.target.id, ast.get_source_segment(source, node.annotation), node.value
-        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
-              and isinstance(node.targets[0], ast.Name)):
-            name, ann, value = node.targets[0].id, "", node.value
-        else:
-            continue
-        text = ast.get_source_segment(source, value) or ""
+    out = []
+    for name, info in pm.inspect_notebook(str(path)).items():
+        text = str(info.get("default") or "")
         try:
-            default = ast.literal_eval(value)
-        except ValueError:
+            default = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
             default = None
-        if not ann and default is not None:
-            ann = type(default).__name__
-        params.append(Parameter(name, ann or "", default, text, comments.get(node.end_lineno, "")))
-    return params
-
-
-# ----------------------------------------------------------------------------- presets
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
-           ast.Mod: operator.mod}
-
-
-class _NotLiteral(Exception):
-    pass
-
-
-def _literal(node, env: dict):
-    """Evaluate literals, arithmetic, ``dict(k=v)``/``list(...)`` and names bound in ``env``."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        items = [_literal(e, env) for e in node.elts]
-        return {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items)
-    if isinstance(node, ast.Dict):
-        if any(k is None for k in node.keys):
-            raise _NotLiteral
-        return {_literal(k, env): _literal(v, env) for k, v in zip(node.keys, node.values)}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        x = _literal(node.operand, env)
-        return -x if isinstance(node.op, ast.USub) else +x
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        left, right = _literal(node.left, env), _literal(node.right, env)
-        if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 1000:
-            raise _NotLiteral
-        return _BINOPS[type(node.op)](left, right)
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.ListComp) and len(node.generators) == 1:
-        gen = node.generators[0]
-        if not isinstance(gen.target, ast.Name) or gen.ifs or gen.is_async:
-            raise _NotLiteral
-        items = _literal(gen.iter, env)
-        if len(items) > 10_000:
-            raise _NotLiteral
-        return [_literal(node.elt, {**env, gen.target.id: x}) for x in items]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
-        args = [_literal(a, env) for a in node.args]
-        if node.keywords or not all(isinstance(a, int) for a in args):
-            raise _NotLiteral
-        return range(*args)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("dict", "list", "tuple"):
-        if node.func.id == "dict":
-            if node.args or any(k.arg is None for k in node.keywords):
-                raise _NotLiteral
-            return {k.arg: _literal(k.value, env) for k in node.keywords}
-        if len(node.args) != 1 or node.keywords:
-            raise _NotLiteral
-        return {"list": list, "tuple": tuple}[node.func.id](_literal(node.args[0], env))
-    raise _NotLiteral
-
-
-@dataclass(frozen=True)
-class _Configure:
-    """What a chapter's ``configure(preset, PRESETS, ...)`` call needs, extracted statically."""
-
-    presets: dict
-    preset_param: str | None          # the parameter passed as the preset name
-    keywords: dict                    # configure keyword -> chapter parameter name
-
-
-def _find_configure(sources: list[str]) -> _Configure | None:
-    env: dict = {}
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                try:
-                    env[node.targets[0].id] = _literal(node.value, env)
-                except (_NotLiteral, TypeError, ArithmeticError):
-                    env.pop(node.targets[0].id, None)
-            for call in ast.walk(node):
-                if not (isinstance(call, ast.Call) and len(call.args) >= 2):
-                    continue
-                f = call.func
-                fname = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
-                if fname != "configure":
-                    continue
-                try:
-                    presets = _literal(call.args[1], env)
-                except (_NotLiteral, TypeError, ArithmeticError):
-                    return None
-                if not isinstance(presets, dict) or not all(isinstance(v, dict) for v in presets.values()):
-                    return None
-                preset_param = call.args[0].id if isinstance(call.args[0], ast.Name) else None
-                keywords = {k.arg: k.value.id for k in call.keywords
-                            if k.arg and k.arg != "results_dir" and isinstance(k.value, ast.Name)}
-                return _Configure(presets, preset_param, keywords)
-    return None
+        ann = info.get("inferred_type_name") or ""
+        out.append(Parameter(name, "" if ann == "None" else ann, default, text, info.get("help") or ""))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- chapters
@@ -396,7 +264,8 @@ class Chapter:
     Attributes
     ----------
     name : str
-        The notebook's stem, e.g. ``"rip"``.
+        The notebook's stem, e.g. ``"rip"``; also the name of its module
+        :mod:`opsense.chapters.<name>`.
     path : Path
         The notebook.
     title : str
@@ -411,12 +280,16 @@ class Chapter:
     title: str
     parameters: tuple[Parameter, ...]
     in_toc: bool = True
-    _configure: _Configure | None = field(default=None, repr=False, compare=False)
 
     @property
-    def presets(self) -> dict | None:
-        """The chapter's presets (``{"book": {...}, "paper": {...}}``) if they could be read."""
-        return None if self._configure is None else self._configure.presets
+    def module(self):
+        """The chapter module :mod:`opsense.chapters.<name>`."""
+        return importlib.import_module(f"opsense.chapters.{self.name}")
+
+    @property
+    def presets(self) -> dict:
+        """The chapter's presets (``{"book": {...}, "paper": {...}}``), from its module."""
+        return self.module.PRESETS
 
     def parameter(self, name: str) -> Parameter:
         """The parameter called ``name``; :class:`ParameterError` listing the allowed ones if unknown."""
@@ -430,13 +303,8 @@ class Chapter:
                              f"its parameters: {', '.join(allowed)}")
 
     def preset_values(self, name: str) -> dict:
-        """``{preset: value}`` of a parameter in the chapter's presets (empty if unknown)."""
-        if self._configure is None:
-            return {}
-        key = next((k for k, v in self._configure.keywords.items() if v == name), None)
-        if key is None:
-            return {}
-        return {p: vals[key] for p, vals in self._configure.presets.items() if key in vals}
+        """``{preset: value}`` of a parameter in the chapter's presets (empty if it has none)."""
+        return {p: vals[name] for p, vals in self.presets.items() if name in vals}
 
     def validate(self, given: dict, *, raw: dict | None = None) -> dict:
         """Check parameter values given by a user, before anything runs.
@@ -456,10 +324,12 @@ class Chapter:
         Raises
         ------
         ParameterError
-            Naming the chapter, the parameter and what is allowed: unknown
-            parameter, value of the wrong type, or a value the chapter's presets
-            refuse (through :func:`opsense.configure`).
+            Naming the chapter, the parameter and what is allowed: unknown parameter,
+            value of the wrong type, or a value the chapter refuses
+            (:func:`opsense.configure`: its presets' types, then its ``check``).
         """
+        from ..config import configure
+
         raw = raw or {}
         out = {}
         for name, value in given.items():
@@ -470,25 +340,13 @@ class Chapter:
                 out[name] = _check_kind(param, value, raw.get(name))
             except ParameterError as err:
                 raise ParameterError(f"chapter {self.name}: {err}") from None
-        values = {p.name: p.default for p in self.parameters}
+        values = {p.name: p.default for p in self.parameters if p.name not in RESERVED}
         values.update(out)
-        seed = values.get("seed")
-        if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
-            raise ParameterError(f"parameter seed must be an integer >= 0, got {seed}")
-        if self._configure is not None:
-            from .config import configure  # the chapter's own validation, without a kernel
-
-            cfg = self._configure
-            preset = values.get(cfg.preset_param, "book") if cfg.preset_param else "book"
-            kwargs = {k: values[v] for k, v in cfg.keywords.items() if v in values}
-            try:
-                configure(preset, cfg.presets, **kwargs)
-            except ValueError as err:
-                msg = str(err)
-                for k, v in cfg.keywords.items():  # speak of the chapter's names
-                    if k != v:
-                        msg = msg.replace(f"parameter {k} ", f"parameter {v} ")
-                raise ParameterError(f"chapter {self.name}: {msg}") from None
+        preset = values.pop("preset", "book")
+        try:
+            configure(self.module, preset, **values)
+        except ValueError as err:
+            raise ParameterError(f"chapter {self.name}: {err}") from None
         return out
 
 
@@ -501,24 +359,30 @@ def _title(nb) -> str:
     return ""
 
 
-def _is_chapter(nb) -> tuple[int, bool]:
-    """(index of the parameters cell or -1, whether some code cell checks claims)."""
-    index = next((i for i, c in enumerate(nb.cells)
-                  if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])), -1)
-    claims = any(c.cell_type == "code" and "check_claims" in c.source for c in nb.cells)
-    return index, claims
+def _has_parameters(nb) -> bool:
+    return any(c.cell_type == "code" and "parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
 
 def load_chapter(path: str | os.PathLike, *, in_toc: bool = True) -> Chapter | None:
-    """Read one notebook; ``None`` if it is not a chapter (no parameters cell or no claims)."""
+    """Read one notebook; ``None`` if it is not a chapter (no parameters cell or no chapter module).
+
+    Raises
+    ------
+    ParameterError
+        If the notebook has a parameters cell but :mod:`opsense.chapters.<stem>` cannot be imported.
+    """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    index, claims = _is_chapter(nb)
-    if index < 0 or not claims:
+    if not _has_parameters(nb):
         return None
-    params = tuple(parse_parameters(nb.cells[index].source))
-    later = [c.source for c in nb.cells[index + 1:] if c.cell_type == "code"]
-    return Chapter(path.stem, path, _title(nb), params, in_toc, _find_configure(later))
+    try:
+        importlib.import_module(f"opsense.chapters.{path.stem}")
+    except ModuleNotFoundError as err:
+        if err.name == f"opsense.chapters.{path.stem}":
+            raise ParameterError(f"notebook {path.name} has a parameters cell but no chapter module "
+                                 f"opsense.chapters.{path.stem}") from None
+        raise
+    return Chapter(path.stem, path, _title(nb), _parameters(path), in_toc)
 
 
 def discover(root: str | os.PathLike | None = None) -> list[Chapter]:

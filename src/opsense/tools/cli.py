@@ -11,8 +11,10 @@
 ``runs/<chapter>-<time>/``, never inside ``book/``): the executed notebook, its
 figures, ``claims.json``, ``run.json`` (status and time), ``environment.json`` and
 ``report.md``/``report.html``/``report.json``. Parameters are checked against the
-chapter's ``parameters`` cell (name, type) and its presets (range) before any
-kernel starts.
+chapter's ``parameters`` cell (name, type) and by the chapter module itself
+(:func:`opsense.configure`: presets, then the chapter's ``check``) before any
+kernel starts or any folder is created. The claims are read as data from the
+executed notebook (and ``claims.json``), never from rendered output.
 
 Exit status: 0 when everything ran and every claim holds; 1 when a claim fails
 or a cell raises; 2 for a wrong command line (unknown chapter or parameter, a
@@ -22,14 +24,14 @@ value of the wrong type or range, an output folder that is not new).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from .chapters import RESERVED, Chapter, ParameterError, discover, find_root, get_chapter, parse_value
+from .catalog import RESERVED, Chapter, ParameterError, discover, find_root, get_chapter, parse_value
 
 __all__ = ["main"]
 
@@ -45,21 +47,21 @@ def _err(msg: str) -> None:
     print(f"opsense: error: {msg}", file=sys.stderr)
 
 
-def _kernel_manager_class(stderr=None):
-    """The kernel manager of ``make execute`` (its ``python3`` kernel is always this
-    interpreter, see :mod:`opsense._execute`), with the kernel process's own messages
-    (not the cells' output) sent to the open file ``stderr``."""
-    from ._execute import ThisPythonKernel
-
-    if stderr is None:
-        return ThisPythonKernel
-
-    class _Redirected(ThisPythonKernel):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kw["stderr"] = stderr
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return _Redirected
+@contextlib.contextmanager
+def _kernel_stderr(log):
+    """Send the kernel's own messages (it inherits file descriptor 2) to the open file ``log``;
+    yield a stream on the original standard error for the progress bar."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    progress = os.fdopen(os.dup(saved), "w", buffering=1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield progress
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        progress.close()
 
 
 def _chapters(args) -> tuple[Path, list[Chapter]]:
@@ -86,7 +88,11 @@ def _parse_given(pairs, preset) -> tuple[dict, dict]:
     return given, raw
 
 
+LOCK_NAME = ".opsense-run"
+
+
 def _new_folder(path: Path, root: Path) -> Path:
+    """Check that ``path`` can be a new output folder (outside ``book/``, new or empty); create nothing."""
     path = path.expanduser().resolve()
     book = (root / "book").resolve()
     if path == book or book in path.parents:
@@ -94,6 +100,22 @@ def _new_folder(path: Path, root: Path) -> Path:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"output folder {path} exists and is not empty; choose a new one")
     return path
+
+
+def _claim_folder(path: Path) -> None:
+    """Create ``path`` and take it for this run: exactly one of two concurrent runs succeeds."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise UsageError(f"output folder {path} is used by another run; choose a new one") from None
+    except OSError as err:
+        raise UsageError(f"cannot write the output folder {path}: {err.strerror}") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    others = [p.name for p in path.iterdir() if p.name != LOCK_NAME]
+    if others:
+        raise UsageError(f"output folder {path} is not empty ({', '.join(sorted(others)[:3])}); choose a new one")
 
 
 def _default_folder(stem: str) -> Path:
@@ -161,10 +183,29 @@ def _error_text(err) -> tuple[str, str]:
     return "error", f"{type(err).__name__}: {err}"
 
 
+def _notebook_claims(nb_path: Path):
+    """The claims bundle the executed notebook displays (``None`` if it has none)."""
+    import nbformat
+
+    from ..claims import MIME_TYPE
+
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except (OSError, ValueError):
+        return None, {}
+    doc = None
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if MIME_TYPE in (out.get("data") or {}):
+                doc = out["data"][MIME_TYPE]
+    return doc, nb.metadata.get("papermill", {})
+
+
 def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: int | None):
-    """Execute one chapter into ``out``; return its :class:`~opsense.report.ChapterResult`."""
+    """Execute one chapter into ``out``; return its :class:`~opsense.tools.report.ChapterResult`."""
     import papermill as pm
 
+    from ..claims import ClaimsDataError, read_claims, write_json_atomic
     from .report import ChapterResult
 
     out.mkdir(parents=True, exist_ok=True)
@@ -172,37 +213,35 @@ def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: i
     params["results_dir"] = str(out)
     nb_out = out / f"{ch.name}.ipynb"
     status, error, t0 = "ok", "", time.perf_counter()
-    with open(out / "kernel.log", "w", encoding="utf-8") as log:
+    with open(out / "kernel.log", "w", encoding="utf-8") as log, _kernel_stderr(log) as bar:
         try:
             pm.execute_notebook(str(ch.path), str(nb_out), parameters=params, cwd=str(ch.path.parent),
                                 kernel_name="python3", language="python",
-                                progress_bar={"desc": ch.name, "leave": True} if progress else False,
-                                start_timeout=120, execution_timeout=timeout,
-                                kernel_manager_class=_kernel_manager_class(log))
+                                progress_bar={"desc": ch.name, "leave": True, "file": bar} if progress else False,
+                                start_timeout=120, execution_timeout=timeout)
         except KeyboardInterrupt:
             raise
         except Exception as err:  # noqa: BLE001 - every failure is reported, the run goes on
             status, error = _error_text(err)
     wall = time.perf_counter() - t0
-    duration = wall
+    doc, meta = _notebook_claims(nb_out)
     try:
-        import nbformat
-
-        meta = nbformat.read(nb_out, as_version=4).metadata.get("papermill", {})
         duration = float(meta.get("duration") or wall)
-    except (OSError, ValueError):
-        pass
-    claims_doc = None
-    if (out / "claims.json").is_file():
-        claims_doc = json.loads((out / "claims.json").read_text(encoding="utf-8"))
-    if status == "ok" and claims_doc is None:
-        status, error = "no claims", "the chapter ran but wrote no claims.json"
+    except (TypeError, ValueError):
+        duration = wall
+    claims = []
+    if doc is not None:
+        try:
+            claims = read_claims(doc, source=nb_out.name).claims
+        except ClaimsDataError as err:
+            status, error = "invalid claims", str(err)
+    if status == "ok" and doc is None:
+        status, error = "no claims", "the chapter ran but displayed no claims"
     run = {"chapter": ch.name, "notebook": nb_out.name, "status": status, "error": error,
            "parameters": values, "duration_s": round(duration, 2),
            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - wall))}
-    (out / "run.json").write_text(json.dumps(run, indent=1, default=repr) + "\n", encoding="utf-8")
-    return ChapterResult(ch.name, list((claims_doc or {}).get("claims", [])), status, round(duration, 2),
-                         values, error)
+    write_json_atomic(out / "run.json", json.loads(json.dumps(run, default=repr)))
+    return ChapterResult(ch.name, claims, status, round(duration, 2), values, error)
 
 
 def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
@@ -222,15 +261,15 @@ def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
 
 
 def _print_claims(res, out=sys.stdout) -> None:
-    from .claims import format_value
-
     for c in res.claims:
-        mark = "holds" if c.get("holds") else "FAILS"
-        print(f"  {mark:5}  {c.get('id')}: measured {format_value(c.get('measured'))}, predicted {c.get('predicted')}",
-              file=out)
+        mark = {"holds": "holds", "fails": "FAILS", "does not reproduce": "DNR"}[c.verdict]
+        print(f"  {mark:5}  {c.id}: measured {c.measured_text()}, predicted {c.predicted()} ({c.basis})", file=out)
+        if c.verdict == "does not reproduce":
+            print(f"         expected: {c.expected_failure}", file=out)
 
 
 def _cmd_run(args) -> int:
+    from ..claims import write_json_atomic
     from . import report
 
     if bool(args.chapter) == bool(args.all):
@@ -246,9 +285,12 @@ def _cmd_run(args) -> int:
         record = Path(args.record).expanduser().resolve()
         if record.suffix != ".json":
             raise UsageError(f"--record must name a .json file, got {args.record}")
-    out.mkdir(parents=True, exist_ok=True)
+        if not record.parent.is_dir() or not os.access(record.parent, os.W_OK) or (
+                record.exists() and not os.access(record, os.W_OK)):
+            raise UsageError(f"--record {args.record}: cannot write there")
+    _claim_folder(out)
     env = report.environment(root)
-    (out / "environment.json").write_text(json.dumps(env, indent=1) + "\n", encoding="utf-8")
+    write_json_atomic(out / "environment.json", env)
     progress = not args.no_progress
     results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
     for k, ch in enumerate(targets):
@@ -266,7 +308,7 @@ def _cmd_run(args) -> int:
                 print(f"  see {_rel(folder / (ch.name + '.ipynb'))} and {_rel(folder / 'kernel.log')}", flush=True)
         elif not args.all:
             _print_claims(res)
-        if res.status == "parameters refused":
+        if res.status == "parameters refused":  # cannot happen: every check ran above
             exit_code = max(exit_code, EXIT_USAGE)
         elif res.status != "ok":
             exit_code = max(exit_code, EXIT_FAIL)
@@ -276,8 +318,7 @@ def _cmd_run(args) -> int:
     command += f" --preset {given['preset']}" if "preset" in given else ""
     paths = report.write_report(out, results, env, command=command)
     if args.record:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(paths["json"], record)
+        write_json_atomic(record, json.loads(paths["json"].read_text(encoding="utf-8")))
     print(f"outputs in {_rel(out)}/ (report.md, report.html" + (", " + ch.name + ".ipynb" if not args.all else "")
           + ")" + (f"; record copied to {_rel(record)}" if args.record else ""))
     if args.all:
@@ -322,14 +363,14 @@ def _cmd_report(args) -> int:
         note = "The run folder has no environment.json: the environment below is the one of this report, not of the run."
     paths = report.write_report(folder, results, env, command=f"opsense report {folder}", note=note)
     if args.record:
-        dest = Path(args.record)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(paths["json"], dest)
+        from ..claims import write_json_atomic
+
+        write_json_atomic(Path(args.record), json.loads(paths["json"].read_text(encoding="utf-8")))
     if not args.dir:
         print(f"(report of the latest run: {_rel(folder)})", file=sys.stderr)
     print(paths["md"].read_text(encoding="utf-8").rstrip())
     print(f"\nwritten: {_rel(paths['md'])}, {_rel(paths['html'])}, {_rel(paths['json'])}", file=sys.stderr)
-    bad = any(r.status != "ok" or r.failed for r in results)
+    bad = any(r.status != "ok" or r.failed for r in results)  # invalid claims are never success
     return EXIT_FAIL if bad else EXIT_OK
 
 
@@ -342,7 +383,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(prog="opsense", description="List, re-run and report the chapters of the opsense book.",
                      epilog="Exit status: 0 all claims hold; 1 a claim fails or a cell raises; 2 wrong command line.")
@@ -388,6 +429,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (UsageError, ParameterError) as err:
         _err(str(err))
+        return EXIT_USAGE
+    except PermissionError as err:
+        _err(f"cannot write {err.filename or 'a file'}: permission denied")
+        return EXIT_USAGE
+    except OSError as err:
+        if err.filename is None:
+            raise
+        _err(f"cannot write {err.filename}: {err.strerror}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         _err("interrupted")

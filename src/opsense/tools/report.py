@@ -1,17 +1,18 @@
 """Reproduction reports: the claims of every chapter, where they were produced, in how long.
 
-Two sources of claims:
+Two sources of claims, both read as data (never from rendered HTML):
 
 * a *run folder* written by ``opsense run`` (one sub-folder per chapter with
   ``claims.json``, ``run.json`` and the executed notebook, plus ``environment.json``):
   :func:`collect` reads it, :func:`write_report` writes ``report.md``,
   ``report.html`` and ``report.json`` (the *record*) into it;
 * the *committed chapters* of the book (``book/*.ipynb`` with their outputs):
-  :class:`BookReport` reads the claims tables that the chapters display, and the
-  record of the last full re-run (``book/reproduction.json``), for the book's
-  "Reproduction report" page.
+  :class:`BookReport` reads the claims bundle (:data:`opsense.claims.MIME_TYPE`) that each
+  chapter displays, and the record of the last full re-run (``book/reproduction.json``), for
+  the book's "Reproduction report" page (built by :mod:`opsense.tools.sphinxext`).
 
-Every table has the same summary line, ``N claims, N hold, N fail``.
+Every claim is re-checked from its numbers (:func:`opsense.read_claims`); every table has the
+same summary line, ``N claims: H hold, F fail, D do not reproduce``.
 """
 
 from __future__ import annotations
@@ -24,19 +25,22 @@ import platform
 import re
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .claims import format_value
+from ..claims import (MIME_TYPE, VERDICTS, Claim, ClaimsDataError, read_claims, summary_line as _line,
+                      write_json_atomic)
 
-__all__ = ["ChapterResult", "environment", "collect", "summary", "summary_line", "to_markdown", "to_html",
-           "write_report", "record", "BookReport", "RECORD_NAME"]
+__all__ = ["ChapterResult", "environment", "collect", "counts", "summary_line", "to_markdown", "to_html",
+           "write_report", "record", "read_record", "committed_claims", "BookReport", "RECORD_NAME",
+           "RECORD_VERSION"]
 
 #: The record of the last full re-run, relative to the book's root.
 RECORD_NAME = "book/reproduction.json"
+RECORD_FORMAT = "opsense-reproduction-record"
+RECORD_VERSION = 2
 
-COLUMNS = ("chapter", "id", "statement", "predicted", "measured", "tolerance", "verdict")
+COLUMNS = ("chapter", "id", "statement", "predicted", "measured", "basis", "verdict")
 
 
 # ----------------------------------------------------------------------------- environment
@@ -116,7 +120,7 @@ def environment(root: str | os.PathLike | None = None) -> dict:
     """
     import numpy as np
 
-    from . import __version__
+    from .. import __version__
 
     root = Path(root) if root is not None else Path.cwd()
     return {
@@ -169,11 +173,11 @@ class ChapterResult:
     Attributes
     ----------
     chapter : str
-    claims : list of dict
-        Each with ``id``, ``statement``, ``predicted``, ``measured``, ``tolerance``, ``holds``.
+    claims : list of Claim
     status : str
-        ``"ok"``, ``"claims failed"``, ``"error"`` (a cell failed before the claims) or
-        ``"no claims"``.
+        ``"ok"``, ``"claims failed"``, ``"error"`` (a cell failed before the claims),
+        ``"no claims"``, ``"parameters refused"`` or ``"invalid claims"`` (a stored claims
+        document that is not valid).
     duration_s : float or None
         Execution time of the notebook (papermill's), if known.
     parameters : dict
@@ -191,27 +195,35 @@ class ChapterResult:
 
     @property
     def failed(self) -> list:
-        return [c for c in self.claims if not c.get("holds")]
+        return [c for c in self.claims if c.verdict == "fails"]
+
+    def to_dict(self) -> dict:
+        return {"chapter": self.chapter, "status": self.status, "duration_s": self.duration_s,
+                "parameters": self.parameters, "error": self.error, "claims": [c.to_dict() for c in self.claims]}
 
 
-def summary(results) -> tuple[int, int, int]:
-    """``(claims, hold, fail)`` over all results."""
-    n = sum(len(r.claims) for r in results)
-    bad = sum(len(r.failed) for r in results)
-    return n, n - bad, bad
+def counts(results) -> dict:
+    """``{verdict: number of claims}`` over all results."""
+    return {v: sum(c.verdict == v for r in results for c in r.claims) for v in VERDICTS}
 
 
 def summary_line(results) -> str:
-    """``"N claims, N hold, N fail"``."""
-    n, ok, bad = summary(results)
-    return f"{n} claims, {ok} hold, {bad} fail"
+    """``"N claims: H hold, F fail, D do not reproduce"``, plus the chapters that did not finish."""
+    line = _line(counts(results))
+    broken = [r.chapter for r in results if r.status not in ("ok", "claims failed")]
+    if broken:
+        line += f"; {len(broken)} chapter(s) did not finish: {', '.join(broken)}"
+    return line
 
 
 def _load_json(path: Path):
+    """``(document, error)``; ``(None, "")`` when the file does not exist."""
+    if not path.is_file():
+        return None, ""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        return json.loads(path.read_text(encoding="utf-8")), ""
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return None, f"{path.name} is not valid JSON ({type(err).__name__}: {err})"
 
 
 def collect(folder: str | os.PathLike, *, order: list[str] | None = None) -> list[ChapterResult]:
@@ -221,8 +233,13 @@ def collect(folder: str | os.PathLike, *, order: list[str] | None = None) -> lis
     ----------
     folder : path
         A folder written by ``opsense run`` (one chapter) or ``opsense run --all``.
-    order : list of str, optional
+    order : list of str, keyword-only, optional
         Chapter names in the order wanted (the book's); others follow by name.
+
+    Returns
+    -------
+    list of ChapterResult
+        A claims document that is not valid gives the status ``"invalid claims"``, never success.
 
     Raises
     ------
@@ -235,28 +252,31 @@ def collect(folder: str | os.PathLike, *, order: list[str] | None = None) -> lis
     dirs = sorted({p.parent for p in folder.rglob("claims.json")} | {p.parent for p in folder.rglob("run.json")})
     results = []
     for d in dirs:
-        claims = _load_json(d / "claims.json")
-        run = _load_json(d / "run.json") or {}
-        name = (claims or {}).get("chapter") or run.get("chapter") or d.name
-        res = ChapterResult(chapter=name, claims=list((claims or {}).get("claims", [])),
-                            duration_s=run.get("duration_s"), parameters=run.get("parameters", {}),
-                            error=run.get("error", ""))
-        if run.get("status"):
+        doc, bad = _load_json(d / "claims.json")
+        run, _ = _load_json(d / "run.json")
+        run = run if isinstance(run, dict) else {}
+        res = ChapterResult(chapter=run.get("chapter") or d.name, duration_s=run.get("duration_s"),
+                            parameters=run.get("parameters") or {}, error=run.get("error") or "")
+        if doc is not None:
+            try:
+                table = read_claims(doc, source=str(d / "claims.json"))
+                res.chapter, res.claims = table.chapter, table.claims
+            except ClaimsDataError as err:
+                bad = str(err)
+        if bad:
+            res.status, res.error = "invalid claims", bad
+        elif run.get("status"):
             res.status = run["status"]
-        elif claims is None:
+        elif doc is None:
             res.status = "no claims"
-        elif res.failed:
-            res.status = "claims failed"
         if res.status == "ok" and res.failed:
             res.status = "claims failed"
+        if res.status == "ok" and not res.claims:
+            res.status = "no claims"
         results.append(res)
     rank = {name: i for i, name in enumerate(order or [])}
     results.sort(key=lambda r: (rank.get(r.chapter, len(rank)), r.chapter))
     return results
-
-
-def _verdict(claim) -> str:
-    return "holds" if claim.get("holds") else "FAILS"
 
 
 def _seconds(x) -> str:
@@ -265,6 +285,10 @@ def _seconds(x) -> str:
 
 def _md(text) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+def _claim_cells(chapter: str, c: Claim) -> tuple:
+    return (chapter, c.id, c.statement, c.predicted(), c.measured_text(), c.basis, c.verdict)
 
 
 def to_markdown(results, env: dict | None = None, *, title: str = "Reproduction report",
@@ -289,21 +313,14 @@ def to_markdown(results, env: dict | None = None, *, title: str = "Reproduction 
     lines += ["", "## Claims", "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in results:
         for c in r.claims:
-            lines.append("| " + " | ".join(_md(x) for x in (
-                r.chapter, c.get("id", ""), c.get("statement", ""), c.get("predicted", ""),
-                format_value(c.get("measured")), c.get("tolerance", ""), _verdict(c))) + " |")
-    lines.append("")
-    broken = [r for r in results if r.status not in ("ok", "claims failed")]
-    if broken:
-        lines += [f"{len(broken)} chapter(s) stopped before checking their claims: "
-                  + ", ".join(f"{r.chapter} ({r.status})" for r in broken), ""]
-    lines += [summary_line(results), ""]
+            lines.append("| " + " | ".join(_md(x) for x in _claim_cells(r.chapter, c)) + " |")
+    lines += ["", summary_line(results), ""]
     return "\n".join(lines)
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;
-vertical-align:top}.fail{color:#b00020;font-weight:bold}.ok{color:#1b5e20}"""
+vertical-align:top}.fail{color:#b00020;font-weight:bold}.ok{color:#1b5e20}.dnr{color:#8a5a00}"""
 
 
 def _table(headers, rows, *, cls="") -> str:
@@ -318,11 +335,17 @@ PAGE_CSS = ("<style>table.opsense-report{border-collapse:collapse;margin:.5em 0 
             "table.opsense-report th,table.opsense-report td{vertical-align:top;text-align:left;"
             "padding:.3em .5em;border-bottom:1px solid var(--pst-color-border,#ccc)}"
             "table.opsense-report .fail{color:#b00020;font-weight:bold}"
+            "table.opsense-report .dnr{color:#8a5a00;font-weight:bold}"
             "table.opsense-report .ok{color:#1b7a2f}</style>")
 
+_VERDICT_CLASS = {"holds": "ok", "fails": "fail", "does not reproduce": "dnr"}
 
-def _verdict_html(claim) -> str:
-    return '<span class="ok">holds</span>' if claim.get("holds") else '<span class="fail">FAILS</span>'
+
+def _verdict_html(claim: Claim) -> str:
+    text = html.escape(claim.verdict)
+    if claim.expected_failure and claim.verdict != "holds":
+        text += f"<br><small>{html.escape(claim.expected_failure)}</small>"
+    return f'<span class="{_VERDICT_CLASS[claim.verdict]}">{text}</span>'
 
 
 def to_html(results, env: dict | None = None, *, title: str = "Reproduction report", note: str = "") -> str:
@@ -338,73 +361,62 @@ def to_html(results, env: dict | None = None, *, title: str = "Reproduction repo
              e(", ".join(f"{k}={v!r}" for k, v in r.parameters.items())), f"<pre>{e(r.error)}</pre>" if r.error else "")
             for r in results]
     parts.append("<h2>Chapters</h2>" + _table(["chapter", "status", "time", "claims", "parameters", "error"], rows))
-    rows = [(e(r.chapter), e(c.get("id", "")), e(c.get("statement", "")), e(str(c.get("predicted", ""))),
-             e(format_value(c.get("measured"))), e(c.get("tolerance", "")), _verdict_html(c))
+    rows = [tuple(e(x) for x in _claim_cells(r.chapter, c)[:-1]) + (_verdict_html(c),)
             for r in results for c in r.claims]
     parts.append("<h2>Claims</h2>" + _table(COLUMNS, rows, cls="opsense-report"))
-    broken = [r for r in results if r.status not in ("ok", "claims failed")]
-    if broken:
-        parts.append(f"<p class=\"fail\">{len(broken)} chapter(s) stopped before checking their claims: "
-                     + e(", ".join(f"{r.chapter} ({r.status})" for r in broken)) + "</p>")
     parts.append(f"<p><strong>{e(summary_line(results))}</strong></p></body></html>")
     return "".join(parts)
 
 
 def record(results, env: dict | None, *, command: str = "") -> dict:
     """The JSON record of a run: environment, every chapter (status, time, claims), summary."""
-    n, ok, bad = summary(results)
-    return {"format": "opsense-reproduction-record", "version": 1, "command": command,
-            "environment": env or {}, "chapters": [asdict(r) for r in results],
-            "summary": {"claims": n, "hold": ok, "fail": bad, "line": summary_line(results)}}
+    return {"format": RECORD_FORMAT, "version": RECORD_VERSION, "command": command,
+            "environment": env or {}, "chapters": [r.to_dict() for r in results],
+            "summary": {**counts(results), "claims": sum(len(r.claims) for r in results),
+                        "line": summary_line(results)}}
+
+
+def read_record(doc, *, source: str = "record") -> list[ChapterResult]:
+    """The chapter results of a record written by :func:`record`, every claim re-checked.
+
+    Raises
+    ------
+    ClaimsDataError
+        If ``doc`` is not a record of this version, or a claim in it is not valid.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
+        raise ClaimsDataError(f"{source}: not an opsense reproduction record")
+    if doc.get("version") != RECORD_VERSION:
+        raise ClaimsDataError(f"{source}: record version {doc.get('version')!r}, expected {RECORD_VERSION} "
+                              "(re-record it with make reproduce)")
+    out = []
+    for i, ch in enumerate(doc.get("chapters") or []):
+        if not isinstance(ch, dict) or not isinstance(ch.get("chapter"), str):
+            raise ClaimsDataError(f"{source}: chapters[{i}] is not a chapter result")
+        claims = []
+        if ch.get("claims"):
+            claims = read_claims({"schema": 1, "chapter": ch["chapter"], "claims": ch["claims"]},
+                                 source=f"{source}: {ch['chapter']}").claims
+        out.append(ChapterResult(ch["chapter"], claims, str(ch.get("status", "")), ch.get("duration_s"),
+                                 ch.get("parameters") or {}, str(ch.get("error") or "")))
+    return out
 
 
 def write_report(folder: str | os.PathLike, results, env: dict | None = None, *, command: str = "",
                  note: str = "") -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` and ``report.json`` into ``folder``; return their paths."""
+    """Write ``report.md``, ``report.html`` and ``report.json`` into ``folder`` (each atomically)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"md": folder / "report.md", "html": folder / "report.html", "json": folder / "report.json"}
-    paths["md"].write_text(to_markdown(results, env, note=note), encoding="utf-8")
-    paths["html"].write_text(to_html(results, env, note=note), encoding="utf-8")
-    paths["json"].write_text(json.dumps(record(results, env, command=command), indent=1, default=str) + "\n",
-                             encoding="utf-8")
+    for key, text in (("md", to_markdown(results, env, note=note)), ("html", to_html(results, env, note=note))):
+        tmp = paths[key].with_name(f".tmp-{paths[key].name}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, paths[key])
+    write_json_atomic(paths["json"], record(results, env, command=command))
     return paths
 
 
 # ----------------------------------------------------------------------------- the book's page
-class _ClaimsTableParser(HTMLParser):
-    """Rows of the ``<table class="opsense-claims">`` that :func:`opsense.check_claims` displays."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.rows: list[list[str]] = []
-        self._in_table = self._in_cell = False
-        self._row: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table" and "opsense-claims" in (dict(attrs).get("class") or ""):
-            self._in_table = True
-        elif self._in_table and tag == "tr":
-            self._row = []
-        elif self._in_table and tag == "td" and self._row is not None:
-            self._in_cell = True
-            self._row.append("")
-
-    def handle_endtag(self, tag):
-        if tag == "table":
-            self._in_table = False
-        elif tag == "tr" and self._row is not None:
-            if self._row:
-                self.rows.append(self._row)
-            self._row = None
-        elif tag == "td":
-            self._in_cell = False
-
-    def handle_data(self, data):
-        if self._in_cell and self._row is not None:
-            self._row[-1] += data
-
-
 _DIRECTIVE = re.compile(r"^\s*(?::{3,}|`{3,})\{prf:(theorem|proposition|lemma|corollary|conjecture)\}[ \t]*(.*)$")
 _LABEL = re.compile(r"^\s*:label:\s*(\S+)")
 _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "Delta": "Δ", "epsilon": "ε", "eta": "η",
@@ -451,23 +463,25 @@ def chapter_results(nb) -> list[Result]:
     return out
 
 
-def committed_claims(nb) -> tuple[list[dict], str]:
-    """The claims table a committed chapter displays, and an error text if it shows one."""
-    rows, error = [], ""
+def committed_claims(nb, *, source: str = "notebook") -> tuple[list[Claim], str]:
+    """The claims a committed chapter displays (its :data:`~opsense.claims.MIME_TYPE` bundle),
+    and an error text if it shows an error or its bundle is missing or invalid."""
+    doc, error = None, ""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 error = f"{out.get('ename')}: {out.get('evalue')}"
-            text = (out.get("data") or {}).get("text/html")
-            if text and "opsense-claims" in (text if isinstance(text, str) else "".join(text)):
-                p = _ClaimsTableParser()
-                p.feed(text if isinstance(text, str) else "".join(text))
-                rows = p.rows
-    claims = [dict(zip(("id", "statement", "predicted", "measured", "tolerance"), r[:5]), holds=(r[5] == "yes"))
-              for r in rows if len(r) >= 6]
-    return claims, error
+            data = (out.get("data") or {}).get(MIME_TYPE)
+            if data is not None:
+                doc = data
+    if doc is None:
+        return [], error or "no claims in the committed notebook"
+    try:
+        return read_claims(doc, source=source).claims, error
+    except ClaimsDataError as err:
+        return [], str(err)
 
 
 class BookReport:
@@ -480,30 +494,41 @@ class BookReport:
     record_path : path, optional
         The record to show (default ``book/reproduction.json``), as written by
         ``opsense run --all --record PATH``.
+
+    Attributes
+    ----------
+    sources : list of Path
+        Every file the page depends on (the chapters' notebooks and the record).
     """
 
     def __init__(self, root=None, record_path=None):
         import nbformat
 
-        from .chapters import discover, find_root
+        from .catalog import discover, find_root
 
         self.root = find_root() if root is None else Path(root)
         self.chapters = [c for c in discover(self.root) if c.in_toc]
         self.results: list[ChapterResult] = []
         self.theorems: dict[str, list[Result]] = {}
         self.titles = {c.name: c.title for c in self.chapters}
-        self.python = {}
         for ch in self.chapters:
             nb = nbformat.read(ch.path, as_version=4)
-            claims, error = committed_claims(nb)
-            status = "error" if error else ("no claims" if not claims else
-                                            "claims failed" if any(not c["holds"] for c in claims) else "ok")
+            claims, error = committed_claims(nb, source=ch.path.name)
+            status = ("error" if error else "no claims" if not claims else
+                      "claims failed" if any(c.verdict == "fails" for c in claims) else "ok")
             self.results.append(ChapterResult(ch.name, claims, status, error=error))
             self.theorems[ch.name] = chapter_results(nb)
-            self.python[ch.name] = (nb.metadata.get("language_info") or {}).get("version", "")
         path = Path(record_path) if record_path is not None else self.root / RECORD_NAME
         self.record_path = path
-        self.record = _load_json(path) if path.is_file() else None
+        self.sources = [c.path for c in self.chapters] + [path]
+        self.record, self.record_error, self.recorded = None, "", []
+        if path.is_file():
+            self.record, self.record_error = _load_json(path)
+            if self.record is not None:
+                try:
+                    self.recorded = read_record(self.record, source=path.name)
+                except ClaimsDataError as err:
+                    self.record, self.record_error = None, str(err)
 
     @property
     def summary(self) -> str:
@@ -517,30 +542,29 @@ class BookReport:
         Returns
         -------
         dict
-            ``same`` (claims with equal measured value at 3 significant digits and equal
+            ``same`` (claims with the same measured value to 3 significant digits and the same
             verdict), ``total`` (committed claims), ``differ`` (list of ``(chapter, id,
             committed, recorded)``), ``missing`` (chapters absent from the record).
         """
-        rec = {c["chapter"]: c for c in (self.record or {}).get("chapters", [])}
+        rec = {r.chapter: {c.id: c for c in r.claims} for r in self.recorded}
         same, differ, missing = 0, [], []
         for r in self.results:
             if r.chapter not in rec:
                 missing.append(r.chapter)
                 continue
-            recorded = {c["id"]: c for c in rec[r.chapter].get("claims", [])}
             for c in r.claims:
-                o = recorded.get(c["id"])
-                if o is not None and format_value(o.get("measured")) == c["measured"] and bool(o.get("holds")) == c["holds"]:
+                o = rec[r.chapter].get(c.id)
+                if o is not None and f"{o.measured:.3g}" == f"{c.measured:.3g}" and o.verdict == c.verdict:
                     same += 1
                 else:
-                    differ.append((r.chapter, c["id"], c["measured"], "absent" if o is None else format_value(o.get("measured"))))
+                    differ.append((r.chapter, c.id, c.measured_text(), "absent" if o is None else o.measured_text()))
         return {"same": same, "total": sum(len(r.claims) for r in self.results), "differ": differ,
                 "missing": missing}
 
     # -- HTML pieces for the page
     def claims_html(self) -> str:
         """Every claim of every chapter: chapter, results restated, claim, prediction, measured,
-        tolerance, verdict; one row group per chapter; summary line last."""
+        basis, verdict; one row group per chapter; summary line last."""
         e = html.escape
         rows = []
         for r in self.results:
@@ -551,23 +575,40 @@ class BookReport:
             claims = r.claims or [None]
             for i, c in enumerate(claims):
                 row = []
+                if c is None:
+                    row.append(f'<td colspan="5">{e(r.error or "no claims in the committed notebook")}</td>')
+                else:
+                    row += [f"<td>{_verdict_html(c)}</td>", f"<td><code>{e(c.id)}</code><br>{e(c.statement)}</td>",
+                            f"<td>{e(c.predicted())}</td>", f"<td>{e(c.measured_text())}</td>",
+                            f"<td>{e(c.basis)}<br><small>{e(c.tolerance)}</small></td>"]
                 if i == 0:
                     span = f' rowspan="{len(claims)}"' if len(claims) > 1 else ""
                     row += [f"<td{span}>{link}</td>", f"<td{span}>{thms}</td>"]
-                if c is None:
-                    row.append(f'<td colspan="5">{e(r.error or "no claims table in the committed notebook")}</td>')
-                else:
-                    row += [f"<td><code>{e(c['id'])}</code><br>{e(c['statement'])}</td>", f"<td>{e(c['predicted'])}</td>",
-                            f"<td>{e(c['measured'])}</td>", f"<td>{e(c['tolerance'])}</td>", f"<td>{_verdict_html(c)}</td>"]
                 rows.append("<tr>" + "".join(row) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in ("chapter", "results restated", "claim", "prediction",
-                                                 "measured", "tolerance", "verdict"))
-        return (f'{PAGE_CSS}<table class="opsense-report"><thead><tr>{head}</tr></thead>'
-                f'<tbody>{"".join(rows)}</tbody></table><p><strong>{e(self.summary)}</strong></p>')
+        head = "".join(f"<th>{h}</th>" for h in ("verdict", "claim", "prediction", "measured", "basis",
+                                                 "chapter", "results restated"))
+        return (f'{PAGE_CSS}<div class="opsense-scroll"><table class="opsense-report"><thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(rows)}</tbody></table></div><p><strong>{e(self.summary)}</strong></p>')
+
+    def counts_html(self) -> str:
+        """The claims counted by verdict and by basis, as a small table."""
+        from ..claims import BASES
+
+        e = html.escape
+        rows = []
+        for b in BASES:
+            cl = [c for r in self.results for c in r.claims if c.basis == b]
+            rows.append((e(b), str(len(cl)), *(str(sum(c.verdict == v for c in cl)) for v in VERDICTS)))
+        allc = [c for r in self.results for c in r.claims]
+        rows.append(("<strong>all</strong>", str(len(allc)), *(str(sum(c.verdict == v for c in allc)) for v in VERDICTS)))
+        return PAGE_CSS + _table(["basis", "claims", *VERDICTS], rows, cls="opsense-report")
 
     def record_html(self) -> str:
         """The record: when, where and how fast the last full re-run went, and whether it agrees."""
         e = html.escape
+        if self.record_error:
+            return (f"<p>The record {e(self.record_path.name)} cannot be read: {e(self.record_error)}. Run "
+                    "<code>make reproduce</code> to record a new one.</p>")
         if not self.record:
             return (f"<p>No full re-run has been recorded yet ({e(RECORD_NAME)} is missing): run "
                     "<code>make reproduce</code> (or <code>opsense run --all --record "
@@ -600,8 +641,7 @@ class BookReport:
 
 
 def _main(argv=None) -> int:  # pragma: no cover - debugging aid
-    r = BookReport()
-    print(r.summary)
+    print(BookReport().summary)
     return 0
 
 

@@ -1,0 +1,55 @@
+"""Sphinx extension of the book: the "Reproduction report" page, built from data at build time.
+
+``{opsense-report} PART`` (PART: ``summary``, ``counts``, ``claims`` or ``record``) renders
+one piece of :class:`opsense.tools.report.BookReport`: the claims that the committed chapters
+display (read from their claims bundles) and the record of the last full re-run
+(``book/reproduction.json``). The page declares every chapter notebook and the record as
+dependencies (``env.note_dependency``), so editing any of them rebuilds the page: it cannot
+go stale.
+
+Configuration (``_config.yml`` -> ``sphinx: config:``): ``opsense_book_root`` (default: the
+source folder) and ``opsense_record`` (default: ``book/reproduction.json`` under the root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+__all__ = ["setup"]
+
+PARTS = ("summary", "counts", "claims", "record")
+
+
+class ReportDirective(SphinxDirective):
+    """``{opsense-report} PART``: one part of the reproduction report."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        from .report import BookReport
+
+        part = self.arguments[0].strip()
+        if part not in PARTS:
+            raise self.error(f"opsense-report takes one of {', '.join(PARTS)}, got {part!r}")
+        root = Path(self.config.opsense_book_root or self.env.srcdir)
+        record = self.config.opsense_record
+        report = BookReport(root=root, record_path=(root / record) if record else None)
+        for path in report.sources:
+            self.env.note_dependency(str(Path(path).resolve()))
+        if part == "summary":
+            para = nodes.paragraph()
+            para += nodes.strong(text=report.summary)
+            return [para]
+        html = {"counts": report.counts_html, "claims": report.claims_html, "record": report.record_html}[part]()
+        return [nodes.raw("", html, format="html")]
+
+
+def setup(app):
+    app.add_config_value("opsense_book_root", "", "env")
+    app.add_config_value("opsense_record", "", "env")
+    app.add_directive("opsense-report", ReportDirective)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
