@@ -83,14 +83,19 @@ def format_measured(x: float, bounds=()) -> str:
     Returns
     -------
     str
-        The shortest form (from 3 up to 17 significant digits) that lies on the same side
-        of every finite bound as ``x`` itself.
+        At least 3 significant digits, and enough to show the difference from every finite
+        bound to one more digit (0.99988 against 0.999 shows as ``0.99988``, never ``1``);
+        the form always lies on the same side of every bound as ``x`` itself.
     """
     x = float(x)
     if not math.isfinite(x):
         return format_value(x)
     finite = [float(b) for b in bounds if b is not None and math.isfinite(b)]
-    for digits in range(3, 18):
+    start = 3
+    for b in finite:
+        if x != b and x != 0.0:
+            start = max(start, math.ceil(math.log10(abs(x) / abs(x - b))) + 1)
+    for digits in range(min(start, 17), 18):
         text = f"{x:.{digits}g}"
         if all(_side(float(text), b) == _side(x, b) for b in finite):
             return text
@@ -207,6 +212,8 @@ def _common(id, statement, measured, basis, tolerance, expected_failure):
     if isinstance(measured, bool):
         raise ValueError(f"measured must be a real number, not a bool (claim {id}); "
                          "measure a number and bound it instead")
+    if isinstance(measured, (str, bytes)):
+        raise ValueError(f"measured must be a real number, got {measured!r} (claim {id})")
     try:
         m = float(measured)
     except (TypeError, ValueError):

@@ -23,7 +23,7 @@ def test_imbalance_shapes_and_stacks():
     stack = ops.imbalance(np.stack([F, 2 * F]), np.stack([G, G]))
     assert stack.shape == (2, 3, 3)
     np.testing.assert_allclose(stack[1], 4 * F.T @ F - G.T @ G)
-    with pytest.raises(ValueError, match="F and G"):
+    with pytest.raises(ValueError, match="U and V"):
         ops.imbalance(F, rng.standard_normal((5, 2)))
 
 

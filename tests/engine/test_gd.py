@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import opsense as ms
+import opsense as ms  # noqa: the engine through the public API
 
 
 def _loss_asym(problem, U, V):
@@ -224,3 +224,51 @@ def test_recorded_metrics_are_consistent():
     np.testing.assert_allclose(res.lifted_plus[0, -1], plus, rtol=1e-12)
     # the sine of the angle lies in [0, 1]
     assert np.all((res.angle_truth >= 0) & (res.angle_truth <= 1 + 1e-12))
+
+
+# ---------------------------------------------------------------- independent instances
+def test_a_list_of_problems_batches_independent_instances_exactly():
+    probs = [ms.make_problem(6, 5, 2, 60, kappa=2.0, seed=s) for s in (1, 2, 3)]
+    batch = ms.run_gd(probs, k=4, alpha=0.1, eta=0.2, iters=150, seed=[0, 1, 2], record_every=10)
+    assert batch.batch_size == 3
+    for b, p in enumerate(probs):
+        one = ms.run_gd(p, k=4, alpha=0.1, eta=0.2, iters=150, seed=b, record_every=10)
+        for name in ("error", "rel_error", "loss", "residual", "coupling", "angle_truth", "angle_spectral"):
+            np.testing.assert_allclose(getattr(batch, name)[b], getattr(one, name)[0], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(batch.U[b], one.U[0], rtol=1e-10, atol=1e-14)
+
+
+def test_problems_sharing_one_operator_and_a_broadcast_problem_list():
+    base = ms.make_problem(6, 5, 2, 60, seed=1)
+    other = ms.Problem.from_parts(ms.low_rank_target(6, 5, 2, seed=9), base.operator)
+    batch = ms.run_gd([base, other], k=3, alpha=[0.1, 0.05], eta=0.2, iters=60, record_every=20)
+    solo = ms.run_gd(other, k=3, alpha=0.05, eta=0.2, iters=60, record_every=20)
+    np.testing.assert_allclose(batch.error[1], solo.error[0], rtol=1e-10)
+    sym = [ms.make_problem(5, 5, 1, 50, psd=True, seed=s) for s in (0, 1)]
+    res = ms.run_gd(sym, k=2, alpha=0.1, eta=0.1, iters=40, parameterization="symmetric", record_every=20)
+    assert res.error.shape == (2, 3)
+
+
+def test_a_list_of_problems_is_validated():
+    a = ms.make_problem(6, 5, 2, 60, seed=1)
+    with pytest.raises(ValueError, match=r"problem\[1\]"):
+        ms.run_gd([a, ms.make_problem(6, 5, 2, 70, seed=2)], k=3, alpha=0.1, eta=0.1, iters=5)
+    with pytest.raises(ValueError, match="problem"):
+        ms.run_gd([a, "x"], k=3, alpha=0.1, eta=0.1, iters=5)
+    with pytest.raises(ValueError, match="sweeps must have equal lengths"):
+        ms.run_gd([a, a, a], k=3, alpha=[0.1, 0.2], eta=0.1, iters=5)
+
+
+def test_step_sizes_rule():
+    problem_8x10 = ms.make_problem(8, 10, 2, 60, sigma=[1.0, 0.5], seed=3)
+    alphas = [3.0, 1e-3]
+    etas = ms.step_sizes(problem_8x10, k=6, alpha=alphas, seed=[0, 0], eta=0.25)
+    U0, V0 = ms.initial_factors(8, 10, 6, 3.0, seed=0)
+    L0 = np.linalg.norm(U0, 2) ** 2 + np.linalg.norm(V0, 2) ** 2 + problem_8x10.spectral_sigma[0]
+    assert etas[0] == pytest.approx(1 / L0) and etas[0] < 0.25
+    assert etas[1] == 0.25  # small alpha keeps eta
+    with pytest.raises(ValueError, match="eta"):
+        ms.step_sizes(problem_8x10, k=6, alpha=1.0, seed=0, eta=0.0)
+    with pytest.raises(ValueError, match="sweeps"):
+        ms.step_sizes(problem_8x10, k=[6, 6, 6], alpha=[1.0, 0.1], seed=0, eta=0.1)
+

@@ -30,16 +30,3 @@ def test_plot_curves_rejects_mismatched_labels():
     with pytest.raises(ValueError, match="curves must have shape"):
         plotting.plot_curves(ax, np.arange(3), np.ones((2, 3)), ["only one"])
     matplotlib.pyplot.close(fig)
-
-
-def test_problem_and_factor_checks_name_the_argument():
-    pr = ms.make_problem(4, 5, 1, 20, seed=0)
-    assert v.problem(pr) is pr
-    with pytest.raises(ValueError, match="problem must be a opsense Problem"):
-        v.problem(np.eye(3))
-    with pytest.raises(ValueError, match="PSD target"):
-        v.problem(pr, psd=True)
-    U, V = v.factor_pair(pr, np.ones((4, 2)), np.ones((5, 2)), names=("F", "G"))
-    assert U.dtype == V.dtype == np.float64
-    with pytest.raises(ValueError, match=r"F and G must have shapes \(4, k\) and \(5, k\)"):
-        v.factor_pair(pr, np.ones((4, 2)), np.ones((5, 3)), names=("F", "G"))

@@ -14,10 +14,12 @@ Two parameterizations, with the losses and step-size conventions of the papers' 
     :math:`D_t=\\mathcal A^*(\\mathcal A(U_tV_t^\\top)-y)` (paper A writes
     :math:`M_t=-D_t` and calls the step :math:`\\mu`).
 
-Runs that share the operator (sweeps over ``alpha``, ``eta``, ``seed`` and ``k``)
-advance together: the factors are stacked as ``(B, n, k_max)`` (zero-padded in
-``k``; zero columns receive exactly zero gradient), and each application of the
-operator is one matrix-matrix product. Metrics are recorded every
+Runs advance together: the factors are stacked as ``(B, n, k_max)`` (zero-padded
+in ``k``; zero columns receive exactly zero gradient). Runs that share the operator
+(sweeps over ``alpha``, ``eta``, ``seed`` and ``k``) apply it with one
+matrix-matrix product; independent instances (a list of problems: other targets,
+other operators) are batched too, with one batched matrix-vector product per
+application when their operators differ. Metrics are recorded every
 ``record_every`` iterations; iterates are never stored.
 """
 
@@ -158,7 +160,25 @@ def _user_init(init, parameterization, n1, n2):
     return U0, V0
 
 
-def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
+def _problems(problem) -> list[Problem]:
+    """One problem, or a non-empty sequence of problems of one shape, rank and operator kind."""
+    if isinstance(problem, Problem):
+        return [problem]
+    if isinstance(problem, (list, tuple)) and problem:
+        probs = [check_problem(p) for p in problem]
+        first = probs[0]
+        for i, p in enumerate(probs[1:], 1):
+            if (p.target.shape != first.target.shape or p.target.r != first.target.r
+                    or p.operator.m != first.operator.m or p.operator.symmetric != first.operator.symmetric
+                    or (p.operator.matrix is None) != (first.operator.matrix is None)
+                    or p.target.psd != first.target.psd):
+                raise ValueError(f"problem[{i}] differs from problem[0] in shape, rank, m or operator kind; "
+                                 "a batch of problems needs the same (n1, n2), r, m and operator kind")
+        return probs
+    return [check_problem(problem)]
+
+
+def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
            parameterization: str = "asymmetric", init="random", ratio: float = 1 / 3, seed=0,
            record_every: int = 10, rebalance_tol: float | None = None,
            rebalance_at: int | None = None) -> GDResult:
@@ -172,8 +192,10 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
 
     Parameters
     ----------
-    problem : Problem
-        From :func:`opsense.make_problem` or :meth:`Problem.from_parts`.
+    problem : Problem or sequence of Problem
+        From :func:`opsense.make_problem` or :meth:`Problem.from_parts`. A sequence of
+        problems (independent instances: other targets and operators, with the same
+        ``n1, n2, r, m``) is one more sweep: run ``b`` solves ``problem[b]``.
     k : int or sequence of int >= 1, keyword-only
         Number of columns of the factors. Inferred from ``init`` when it is arrays.
     alpha : float > 0 or sequence, keyword-only
@@ -212,7 +234,8 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
         If the error becomes non-finite or explodes; the message names the step
         size and a safe bound.
     """
-    problem = check_problem(problem)
+    problems = _problems(problem)
+    problem = problems[0]
     parameterization = v.choice("parameterization", parameterization, PARAMETERIZATIONS)
     sym = parameterization == "symmetric"
     n1, n2 = problem.target.shape
@@ -240,8 +263,8 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
         alphas = v.sweep("alpha", alpha, lambda n, x: v.real(n, x, positive=True))
         ratio = v.real("ratio", ratio, positive=True)
         seeds = v.sweep("seed", seed, lambda n, x: v.integer(n, x, minimum=0))
-        B, s = _broadcast(k=ks, alpha=alphas, eta=etas, seed=seeds)
-        ks, alphas, etas, seeds = s["k"], s["alpha"], s["eta"], s["seed"]
+        B, s = _broadcast(k=ks, alpha=alphas, eta=etas, seed=seeds, problem=problems)
+        ks, alphas, etas, seeds, problems = s["k"], s["alpha"], s["eta"], s["seed"], s["problem"]
         K = max(ks)
         U = np.zeros((B, n1, K))
         V = U if sym else np.zeros((B, n2, K))
@@ -255,13 +278,13 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
         K = U0.shape[2]
         if k is not None and any(kk != K for kk in v.sweep("k", k, lambda n, x: v.integer(n, x, minimum=1))):
             raise ValueError(f"k must equal the number of columns of init ({K}) or be omitted")
-        B, s = _broadcast(init=[None] * U0.shape[0], eta=etas)
-        etas = s["eta"]
+        B, s = _broadcast(init=[None] * U0.shape[0], eta=etas, problem=problems)
+        etas, problems = s["eta"], s["problem"]
         U = np.array(np.broadcast_to(U0, (B, n1, K)))
         V = U if sym else np.array(np.broadcast_to(V0, (B, n2, K)))
         ks, alphas, seeds = [K] * B, [np.nan] * B, [-1] * B
 
-    loop = _Loop(problem, sym, B, K)
+    loop = _Loop(problems, sym, B, K)
     eta_b = np.asarray(etas)[:, None, None]
     rebalanced_at = np.full(B, -1)
     pending = np.full(B, rebalance_tol is not None or rebalance_at is not None)
@@ -277,7 +300,7 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
                 if rebalance_at is not None:
                     hit = pending & (t == rebalance_at)
                 else:
-                    hit = pending & (np.linalg.norm(res, axis=1) <= rebalance_tol * loop.ynorm)
+                    hit = pending & (np.linalg.norm(res, axis=1) <= rebalance_tol * np.asarray(loop.ynorm))
                 for b in np.flatnonzero(hit):
                     kb = ks[b]
                     U[b, :, :kb], V[b, :, :kb] = rebalance(U[b, :, :kb], V[b, :, :kb])
@@ -298,24 +321,44 @@ def run_gd(problem: Problem, *, k=None, alpha=None, eta, iters: int,
 
 
 class _Loop:
-    """Operator application and metric recording for one batched run (internal)."""
+    """Operator application and metric recording for one batched run (internal).
 
-    def __init__(self, problem: Problem, sym: bool, B: int, K: int):
-        op = problem.operator
-        self.A = op.matrix
+    ``problems`` has one entry per run (the same object repeated when runs share it).
+    Quantities of the problems are kept unstacked when every run has the same problem,
+    and stacked ``(B, ...)`` otherwise; the formulas below broadcast either way.
+    """
+
+    def __init__(self, problems: list, sym: bool, B: int, K: int):
+        first = problems[0]
+        same = all(p is first for p in problems)
+        ops = [p.operator for p in problems]
+        self.shared_op = all(o is ops[0] for o in ops) or (ops[0].matrix is None)
+        op = ops[0]
+        if op.matrix is None:
+            self.A = None
+        elif self.shared_op:
+            self.A = op.matrix
+        else:
+            self.A = np.stack([o.matrix for o in ops])                   # (B, m, n1*n2)
         self.op_symmetric = op.symmetric
         self.shape = op.shape
-        self.y = problem.y
-        self.ynorm = float(np.linalg.norm(problem.y))
-        tgt = problem.target
-        self.Xstar = tgt.X
-        self.xnorm = float(np.linalg.norm(tgt.X))
-        self.Ustar, self.Vstar = tgt.U, tgt.V
-        self.Lu, self.Lv = problem.spectral_U, problem.spectral_V
         self.sym = sym
-        self.loss_c = 0.25 if sym else 0.5
         self.B, self.K = B, K
-        self.safe_eta = 1.0 / (3.0 * float(problem.spectral_sigma[0]))
+
+        def stack(get):
+            return get(first) if same else np.stack([get(p) for p in problems])
+
+        self.y = stack(lambda p: p.y)
+        ynorm = np.linalg.norm(self.y, axis=-1)
+        self.ynorm = float(ynorm) if same else ynorm
+        self.Xstar = stack(lambda p: p.target.X)
+        xnorm = np.linalg.norm(self.Xstar.reshape(1 if same else B, -1), axis=1)
+        self.xnorm = float(xnorm[0]) if same else xnorm
+        self.Ustar, self.Vstar = stack(lambda p: p.target.U), stack(lambda p: p.target.V)
+        self.Lu, self.Lv = stack(lambda p: p.spectral_U), stack(lambda p: p.spectral_V)
+        self.rank = first.target.r
+        self.loss_c = 0.25 if sym else 0.5
+        self.safe_eta = 1.0 / (3.0 * max(float(p.spectral_sigma[0]) for p in problems))
         self.rows = {name: [] for name in ("t", "error", "loss", "residual", "sv", "imb_op", "imb_fro",
                                            "coupling", "ang_t", "ang_s", "plus", "minus")}
 
@@ -323,6 +366,8 @@ class _Loop:
         flat = X.reshape(self.B, -1)
         if self.A is None:
             return flat - self.y
+        if self.A.ndim == 3:  # independent operators: one batched matrix-vector product
+            return np.matmul(self.A, flat[:, :, None])[:, :, 0] - self.y
         if self.B == 1:  # matrix-vector products: the single-run fast path
             return (self.A @ flat[0] - self.y)[None]
         return flat @ self.A.T - self.y
@@ -330,6 +375,8 @@ class _Loop:
     def adjoint(self, res):
         if self.A is None:
             D = res.reshape((self.B,) + self.shape).copy()
+        elif self.A.ndim == 3:
+            D = np.matmul(res[:, None, :], self.A)[:, 0].reshape((self.B,) + self.shape)
         elif self.B == 1:
             D = (res[0] @ self.A).reshape((1,) + self.shape)
         else:
@@ -340,13 +387,14 @@ class _Loop:
 
     @staticmethod
     def _sin_angle(Q, basis):
-        """||(I - P_basis) Q||_op for stacks Q (B, n, r) and an orthonormal basis (n, r)."""
-        return np.linalg.norm(Q - basis @ (basis.T @ Q), ord=2, axis=(1, 2))
+        """||(I - P_basis) Q||_op for stacks Q (B, n, r) and an orthonormal basis (n, r) or (B, n, r)."""
+        return np.linalg.norm(Q - np.matmul(basis, np.matmul(np.swapaxes(basis, -1, -2), Q)), ord=2, axis=(1, 2))
 
     def record(self, t, U, V, X, res, etas, alphas, ks):
         err = np.linalg.norm((X - self.Xstar).reshape(self.B, -1), axis=1)
-        if not np.all(np.isfinite(err)) or np.any(err > 1e6 * (self.xnorm + 1.0)):
-            b = int(np.flatnonzero(~np.isfinite(err) | (err > 1e6 * (self.xnorm + 1.0)))[0])
+        bound = 1e6 * (np.asarray(self.xnorm) + 1.0)
+        if not np.all(np.isfinite(err)) or np.any(err > bound):
+            b = int(np.flatnonzero(~np.isfinite(err) | (err > bound))[0])
             raise DivergenceError(
                 f"gradient descent diverged by iteration {t} (run {b}: eta={etas[b]:g}, alpha={alphas[b]:g}, "
                 f"k={ks[b]}): the error left every bound. Use a smaller step size eta; "
@@ -354,17 +402,17 @@ class _Loop:
         Qu, Ru = np.linalg.qr(U)
         Qv, Rv = (Qu, Ru) if self.sym else np.linalg.qr(V)
         P, s, Zt = np.linalg.svd(np.matmul(Ru, np.swapaxes(Rv, 1, 2)))
-        r = min(self.Ustar.shape[1], P.shape[2], Zt.shape[1])
+        r = min(self.rank, P.shape[2], Zt.shape[1])
         left = np.matmul(Qu, P[:, :, :r])
         right = np.matmul(Qv, np.swapaxes(Zt[:, :r, :], 1, 2))
-        UsU = np.matmul(self.Ustar.T, U)
-        VsV = UsU if self.sym else np.matmul(self.Vstar.T, V)
+        UsU = np.matmul(np.swapaxes(self.Ustar, -1, -2), U)
+        VsV = UsU if self.sym else np.matmul(np.swapaxes(self.Vstar, -1, -2), V)
         imb = np.matmul(np.swapaxes(U, 1, 2), U) - np.matmul(np.swapaxes(V, 1, 2), V)
         rows = self.rows
         rows["t"].append(t)
         rows["error"].append(err)
         rows["loss"].append(self.loss_c * np.einsum("bm,bm->b", res, res))
-        rows["residual"].append(np.linalg.norm(res, axis=1) / self.ynorm)
+        rows["residual"].append(np.linalg.norm(res, axis=1) / np.asarray(self.ynorm))
         nsv = min(self.shape[0], self.shape[1], self.K)
         rows["sv"].append(s[:, :nsv])
         rows["imb_op"].append(np.abs(np.linalg.eigvalsh(imb)).max(axis=1))
@@ -378,7 +426,8 @@ class _Loop:
     def result(self, parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at):
         R = {name: np.stack(val, axis=1) if name != "t" else np.asarray(val) for name, val in self.rows.items()}
         return GDResult(
-            parameterization=parameterization, t=R["t"], error=R["error"], rel_error=R["error"] / self.xnorm,
+            parameterization=parameterization, t=R["t"], error=R["error"],
+            rel_error=R["error"] / np.reshape(self.xnorm, (-1, 1)),
             loss=R["loss"], residual=R["residual"], singular_values=R["sv"], imbalance_op=R["imb_op"],
             imbalance_fro=R["imb_fro"], coupling=R["coupling"], angle_truth=R["ang_t"],
             angle_spectral=R["ang_s"], lifted_plus=R["plus"], lifted_minus=R["minus"],
