@@ -1,5 +1,7 @@
-"""Consistency of the repository: pins, environment files, citation metadata, chapters."""
+"""Consistency of the repository: pins, environment files, citation metadata, chapters, and the
+shape of the package (import graph, chapter modules, notebook cells)."""
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -80,7 +82,7 @@ def test_chapter_installs_itself_on_colab(path):
     """The Colab launch button opens a bare runtime: a chapter's first cell installs this
     repository's package there (and does nothing elsewhere); the site hides the cell."""
     nb = nbformat.read(path, as_version=4)
-    if not any("check_claims(" in c.source for c in nb.cells):
+    if not any("evaluate_claims(" in c.source for c in nb.cells):
         pytest.skip(f"{path.name} is not an experiment chapter (no claims): it reads the repository's files")
     first = nb.cells[0]
     repo = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]["url"]
@@ -88,3 +90,133 @@ def test_chapter_installs_itself_on_colab(path):
         f"{path.name}: the first cell must be the Colab install cell (see CONTRIBUTING.md)")
     assert f"opsense[book] @ git+{repo.rstrip('/')}" in first.source, f"{path.name}: installs another repository"
     assert "remove-cell" in first.metadata.get("tags", []), f"{path.name}: the Colab cell must be tagged remove-cell"
+
+
+# ----------------------------------------------------------------------------- the shape of the package
+PACKAGE = ROOT / "src" / "opsense"
+MODULES = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+           for p in PACKAGE.rglob("*.py")}
+CHAPTER_MODULES = sorted(m for m in MODULES if m.startswith("opsense.chapters.") and m != "opsense.chapters")
+
+
+def _imports(module: str) -> set[str]:
+    """The package modules that ``module`` imports (at any depth of its code, lazy imports included)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            names = ([prefix] if node.module else []) + [f"{prefix}.{a.name}" for a in node.names]
+        else:
+            continue
+        out |= {n for n in names if n in MODULES}
+    out.discard(module)
+    return out
+
+
+def _cycle(graph: dict) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_inside_the_package():
+    """Package __init__ modules re-export downwards only; no module may import one that imports it back."""
+    graph = {m: {i for i in _imports(m) if not (MODULES[i].name == "__init__.py" and m.startswith(i + "."))}
+             for m in MODULES}
+    cycle = _cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_layers_import_downwards_only():
+    for m in MODULES:
+        deps = _imports(m)
+        if m.startswith("opsense.engine"):
+            bad = {d for d in deps if not (d.startswith("opsense.engine") or d == "opsense._validate")}
+            assert not bad, f"{m} (engine) imports {bad}: the engine uses only itself and _validate"
+        if m.startswith("opsense.chapters."):
+            bad = {d for d in deps if d.startswith("opsense.tools") or (d.startswith("opsense.chapters.") and d != m)}
+            assert not bad, f"{m} imports {bad}: a chapter imports the engine and the toolkit only"
+        if m in ("opsense._validate",):
+            assert not deps, f"{m} imports {deps}: generic checks only"
+
+
+def test_every_chapter_notebook_has_its_module_and_every_module_its_notebook():
+    stems = {p.stem for p in NOTEBOOKS}
+    modules = {m.rpartition(".")[2] for m in CHAPTER_MODULES}
+    assert stems == modules, f"notebooks without a module: {stems - modules}; modules without a notebook: {modules - stems}"
+    for m in CHAPTER_MODULES:
+        text = MODULES[m].read_text(encoding="utf-8")
+        assert re.search(r"^PRESETS = \{", text, re.M) and re.search(r"^def check\(P\)", text, re.M), (
+            f"{m}: needs PRESETS and check(P)")
+
+
+def _code_imports(source: str) -> set[str]:
+    lines = [ln[:len(ln) - len(ln.lstrip())] + "pass" if ln.lstrip().startswith(("%", "!")) else ln
+             for ln in source.splitlines()]
+    tree = ast.parse("\n".join(lines))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            out |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                    for a in node.names}
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_import_only_the_package_and_their_own_chapter(path):
+    nb = nbformat.read(path, as_version=4)
+    own = f"opsense.chapters.{path.stem}"
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for name in _code_imports(cell.source):
+            if name == "opsense" or not (name == "opsense" or name.startswith("opsense.")):
+                continue
+            assert name == own, f"{path.name} imports {name}; a chapter imports only opsense and {own}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_code_cells_are_short(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            n = len(cell.source.strip().splitlines())
+            assert n <= 15, f"{path.name}, cell {i}: {n} lines (at most 15: move the work into {path.stem}.py)"
+
+
+def test_the_import_check_sees_a_forbidden_import():
+    """The checks above can fail: they flag a notebook cell importing another chapter or a submodule."""
+    assert _code_imports("from opsense.chapters import b1_symmetric as ch") == {"opsense.chapters.b1_symmetric"}
+    assert _code_imports("from opsense.engine import gd\nimport numpy") == {"opsense.engine.gd", "numpy"}
+    assert _code_imports("from opsense import configure, plotting") == {"opsense", "opsense.plotting"}
+    assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"] and _cycle({"a": {"b"}, "b": set()}) is None

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from opsense import chapters
+from opsense.tools import catalog as chapters
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import opsense as ms
-from opsense import _validate as v
 from opsense import plotting
 
 

@@ -54,7 +54,7 @@ def check(P) -> None:
         For the first infeasible value.
     """
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
-    ms = _m_values(P.m_values)
+    ms = _m_values(P.m_values, fewest=3)  # the chapter fits a slope through them
     trials = v.integer("trials", P.trials, minimum=10)
     v.integer("seed", P.seed, minimum=0)
     if len(ms) * trials > MAX_RATIOS:
@@ -65,11 +65,10 @@ def check(P) -> None:
                          f"(the operator's memory), got {int(ms.max())} * {n1} * {n2}")
 
 
-def _m_values(m_values) -> np.ndarray:
+def _m_values(m_values, *, fewest: int = 2) -> np.ndarray:
     ms = v.sweep("m_values", m_values, lambda name, x: v.integer(name, x, minimum=1))
-    if len(ms) < 3 or len(set(ms)) != len(ms):
-        raise ValueError(f"parameter m_values must hold at least three distinct integers >= 1 "
-                         f"(a slope is fitted), got {ms}")
+    if len(ms) < fewest or len(set(ms)) != len(ms):
+        raise ValueError(f"parameter m_values must hold at least {fewest} distinct integers >= 1, got {ms}")
     return np.array(sorted(ms), dtype=np.int64)
 
 

@@ -1,0 +1,74 @@
+"""The Reproduction report page cannot go stale: a Sphinx build, a changed record or chapter, a rebuild."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from opsense.claims import MIME_TYPE
+from opsense.tools import report
+
+sphinx_application = pytest.importorskip("sphinx.application")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _build(src: Path, out: Path) -> str:
+    app = sphinx_application.Sphinx(str(src), str(src), str(out / "html"), str(out / "doctrees"), "html",
+                                     status=None, warning=None, freshenv=False)
+    app.build()
+    return (out / "html" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def book(tmp_path):
+    """A one-chapter book (the committed rip chapter), a record of it, and a Sphinx project showing both."""
+    root = tmp_path / "book-root"
+    (root / "book").mkdir(parents=True)
+    shutil.copy(ROOT / "book" / "rip.ipynb", root / "book" / "rip.ipynb")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/rip\n")
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "conf.py").write_text(f"extensions = ['opsense.tools.sphinxext']\nopsense_book_root = {str(root)!r}\n")
+    (src / "index.rst").write_text("Report\n======\n\n.. opsense-report:: summary\n\n.. opsense-report:: claims\n\n"
+                                   ".. opsense-report:: record\n")
+    return root, src, tmp_path / "out"
+
+
+def _record(root: Path, command: str) -> None:
+    b = report.BookReport(root, record_path=root / "none.json")
+    rec = report.record(b.results, report.environment(ROOT), command=command)
+    (root / report.RECORD_NAME).write_text(json.dumps(rec))
+
+
+def test_the_page_follows_a_changed_record_and_a_changed_chapter(book):
+    root, src, out = book
+    _record(root, "opsense run --all FIRST-RECORD")
+    page = _build(src, out)
+    assert "FIRST-RECORD" in page and "3 claims: 3 hold, 0 fail, 0 do not reproduce" in page
+    _record(root, "opsense run --all SECOND-RECORD")
+    page = _build(src, out)                        # incremental: only the record changed
+    assert "SECOND-RECORD" in page and "FIRST-RECORD" not in page
+
+    nb = nbformat.read(root / "book" / "rip.ipynb", as_version=4)
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            doc = (o.get("data") or {}).get(MIME_TYPE)
+            if doc:
+                doc["claims"][0].update(measured=-0.9, verdict="fails")
+    nbformat.write(nb, root / "book" / "rip.ipynb")
+    page = _build(src, out)                        # incremental: only the chapter changed
+    assert "3 claims: 2 hold, 1 fail, 0 do not reproduce" in page and "-0.9" in page
+
+
+def test_an_unknown_part_is_an_error(book, tmp_path):
+    root, src, out = book
+    (src / "index.rst").write_text("Report\n======\n\n.. opsense-report:: everything\n")
+    warnings = tmp_path / "warnings.txt"
+    with open(warnings, "w") as fh:
+        app = sphinx_application.Sphinx(str(src), str(src), str(out / "html"), str(out / "doctrees"), "html",
+                                         status=None, warning=fh)
+        app.build()
+    assert "opsense-report takes one of summary, counts, claims, record" in warnings.read_text()
