@@ -95,7 +95,7 @@ def _is_chapter(doc: str) -> bool:
         return False
     nb = nbformat.read(path, as_version=4)
     return any("parameters" in c.metadata.get("tags", []) for c in nb.cells) and \
-        any(c.cell_type == "code" and "check_claims" in c.source for c in nb.cells)
+        any(c.cell_type == "code" and "evaluate_claims(" in c.source for c in nb.cells)
 
 
 @pytest.mark.parametrize("doc", DOCS)

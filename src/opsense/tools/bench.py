@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m opsense.bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3] [--json FILE]
+    python -m opsense.tools.bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3] [--json FILE]
 
 It times, with the same problem and in the same run:
 
@@ -107,7 +107,7 @@ def _report(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m opsense.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m opsense.tools.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50, help="n1 = n2 (default 50)")
     ap.add_argument("--r", type=int, default=3, help="rank of the ground truth (default 3)")
     ap.add_argument("--k", type=int, default=10, help="columns of the factors (default 10)")
