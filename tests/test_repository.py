@@ -220,3 +220,30 @@ def test_the_import_check_sees_a_forbidden_import():
     assert _code_imports("from opsense.engine import gd\nimport numpy") == {"opsense.engine.gd", "numpy"}
     assert _code_imports("from opsense import configure, plotting") == {"opsense", "opsense.plotting"}
     assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"] and _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def _public_functions():
+    import importlib
+    import inspect
+
+    for name in sorted(MODULES):
+        if name.endswith("__main__"):
+            continue
+        mod = importlib.import_module(name)
+        for attr in getattr(mod, "__all__", []):
+            obj = getattr(mod, attr, None)
+            if inspect.isfunction(obj) and obj.__module__ == name:
+                yield f"{name}.{attr}", obj
+
+
+def test_every_public_function_documents_its_parameters():
+    """numpydoc: every public function with parameters has a Parameters section."""
+    import inspect
+
+    missing = []
+    for qual, fn in _public_functions():
+        params = [p for p in inspect.signature(fn).parameters.values() if p.name not in ("self", "cls")]
+        doc = inspect.getdoc(fn) or ""
+        if params and not re.search(r"^Parameters\n-{10}", doc, re.M):
+            missing.append(qual)
+    assert not missing, f"{len(missing)} public functions without a numpydoc Parameters section: {missing}"

@@ -234,7 +234,19 @@ def rate_window(t, err, *, start: float, floor: float) -> tuple[float, float]:
 
 
 def late_rate(t, err, *, start: float, floor: float) -> Fit:
-    """:func:`matsense.fit_rate` on :func:`rate_window` (``estimate`` = decay rate per iteration)."""
+    """:func:`opsense.fit_rate` on :func:`rate_window` (``estimate`` = decay rate per iteration).
+
+    Parameters
+    ----------
+    t : array_like of shape (T,)
+        Recorded iterations.
+    err : array_like of shape (T,)
+        The decaying quantity (positive).
+    start : float, keyword-only
+        Beginning of the stretch.
+    floor : float >= 0, keyword-only
+        Values at or below it are ignored.
+    """
     window = rate_window(t, err, start=start, floor=floor)
     return fit_rate(t, err, window=window, floor=floor)
 
@@ -251,7 +263,7 @@ def rate_ratio(t, err2, *, window: tuple[float, float], floor: float = 0.0) -> f
     t, err2 : array_like (T,)
     window : (t0, t1), keyword-only
     floor : float >= 0, keyword-only
-        Passed to :func:`matsense.fit_rate`.
+        Passed to :func:`opsense.fit_rate`.
 
     Returns
     -------

@@ -12,7 +12,14 @@ __all__ = ["rounded", "glue_all", "presets_table"]
 
 
 def rounded(x, digits: int = 3):
-    """``x`` as a plain Python number with ``digits`` significant digits (ints and strings unchanged)."""
+    """``x`` as a plain Python number with ``digits`` significant digits (ints and strings unchanged).
+
+    Parameters
+    ----------
+    x : number or str
+    digits : int
+        Significant digits of a float.
+    """
     if isinstance(x, bool) or isinstance(x, str):
         return x
     if isinstance(x, numbers.Integral):
@@ -40,7 +47,13 @@ def glue_all(values: dict, *, digits: int = 3) -> None:
 
 
 def presets_table(presets: dict) -> str:
-    """The presets of a chapter as a text table: one row per parameter, one column per preset."""
+    """The presets of a chapter as a text table: one row per parameter, one column per preset.
+
+    Parameters
+    ----------
+    presets : dict of dict
+        ``{preset: {parameter: value}}``, as a chapter module's ``PRESETS``.
+    """
     if not isinstance(presets, dict) or not presets or not all(isinstance(p, dict) for p in presets.values()):
         raise ValueError("presets must be a non-empty dict of dicts")
     names = list(presets)

@@ -54,7 +54,12 @@ class ClaimsDataError(ValueError):
 
 # ----------------------------------------------------------------------------- values
 def format_value(x) -> str:
-    """A number as the tables print it: 3 significant digits (``nan``, ``inf`` as such)."""
+    """A number as the tables print it: 3 significant digits (``nan``, ``inf`` as such).
+
+    Parameters
+    ----------
+    x : number, bool, str or None
+    """
     if x is None:
         return ""
     if isinstance(x, bool):
@@ -197,7 +202,13 @@ def _from_json_float(name, x):
 
 def verdict_of(measured: float, lo: float, hi: float, expected_failure: str | None = None) -> str:
     """The verdict of a claim from its numbers: "holds" if ``lo <= measured <= hi``,
-    else "does not reproduce" when an ``expected_failure`` reason is given, else "fails"."""
+    else "does not reproduce" when an ``expected_failure`` reason is given, else "fails".
+
+    Parameters
+    ----------
+    measured, lo, hi : float
+    expected_failure : str or None
+    """
     ok = bool(lo <= measured <= hi)  # False for nan
     if ok:
         return "holds"
@@ -259,14 +270,26 @@ def between(id: str, statement: str, measured, lo: float, hi: float, *, basis: s
 
 def at_most(id: str, statement: str, measured, hi: float, *, basis: str, tolerance: str = "",
             expected_failure: str | None = None) -> Claim:
-    """The measured value is ``<= hi`` (see :func:`between`)."""
+    """The measured value is ``<= hi`` (see :func:`between`).
+
+    Parameters
+    ----------
+    id, statement, measured, hi, basis, tolerance, expected_failure
+        As for :func:`between` (``lo = -inf``).
+    """
     return between(id, statement, measured, -math.inf, hi, basis=basis, tolerance=tolerance,
                    expected_failure=expected_failure)
 
 
 def at_least(id: str, statement: str, measured, lo: float, *, basis: str, tolerance: str = "",
              expected_failure: str | None = None) -> Claim:
-    """The measured value is ``>= lo`` (see :func:`between`)."""
+    """The measured value is ``>= lo`` (see :func:`between`).
+
+    Parameters
+    ----------
+    id, statement, measured, lo, basis, tolerance, expected_failure
+        As for :func:`between` (``hi = inf``).
+    """
     return between(id, statement, measured, lo, math.inf, basis=basis, tolerance=tolerance,
                    expected_failure=expected_failure)
 
@@ -360,7 +383,15 @@ class ClaimTable:
 
 
 def write_json_atomic(path: str | os.PathLike, doc) -> None:
-    """Write ``doc`` as JSON to ``path`` atomically (a temporary file in the same folder, then rename)."""
+    """Write ``doc`` as JSON to ``path`` atomically (a temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path : path
+        Destination; its folder must exist.
+    doc : JSON-serialisable object
+        Written with ``allow_nan=False`` (strict JSON).
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)

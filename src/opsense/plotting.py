@@ -63,7 +63,15 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float 
 
 
 def param_label(name: str, value, *, fmt: str = "g") -> str:
-    """Legend text such as ``"α = 0.001"`` or ``"k = 4"``."""
+    """Legend text such as ``"α = 0.001"`` or ``"k = 4"``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name (``alpha``, ``eta``, ``k``... become Greek letters where they have one).
+    value : number
+    fmt : str, keyword-only
+    """
     sym = _SYMBOLS.get(name, name)
     return f"{sym} = {value:{fmt}}" if isinstance(value, (int, float, np.number)) else f"{sym} = {value}"
 
@@ -128,7 +136,15 @@ def plot_power_fit(ax, x, fit, fmt: str = "k:", *, label: str | None = None, **k
 
 def value_ticks(axis, values, *, fmt: str = "g"):
     """Put one labelled major tick at each of ``values`` on ``axis`` (``ax.xaxis`` or ``ax.yaxis``)
-    and hide the minor tick labels of a log scale."""
+    and hide the minor tick labels of a log scale.
+
+    Parameters
+    ----------
+    axis : matplotlib Axis
+    values : sequence of float
+    fmt : str, keyword-only
+        Format of the labels.
+    """
     from matplotlib.ticker import NullFormatter
 
     values = list(values)
@@ -137,7 +153,16 @@ def value_ticks(axis, values, *, fmt: str = "g"):
 
 
 def save(fig, name: str, results_dir) -> str | None:
-    """Save ``fig`` as ``results_dir/name.png`` if ``results_dir`` is set; return the path."""
+    """Save ``fig`` as ``results_dir/name.png`` if ``results_dir`` is set; return the path.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+    name : str
+        File name without extension.
+    results_dir : str or None
+        Folder (created if needed); ``None`` saves nothing.
+    """
     if results_dir is None:
         return None
     if not isinstance(name, str) or not name or os.sep in name:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import opsense as ms  # noqa: the engine through the public API
+import opsense as ops
 
 
 def _loss_asym(problem, U, V):
@@ -26,12 +26,12 @@ def _fd_grad(f, Z, h=1e-6):
 
 
 def _one_step(problem, init, eta, parameterization="asymmetric"):
-    res = ms.run_gd(problem, init=init, eta=eta, iters=1, record_every=1, parameterization=parameterization)
+    res = ops.run_gd(problem, init=init, eta=eta, iters=1, record_every=1, parameterization=parameterization)
     return res.U[0], res.V[0]
 
 
 def test_asymmetric_gradient_matches_finite_differences():
-    pr = ms.make_problem(5, 4, 2, 30, seed=0)
+    pr = ops.make_problem(5, 4, 2, 30, seed=0)
     rng = np.random.default_rng(1)
     U, V = rng.standard_normal((5, 3)), rng.standard_normal((4, 3))
     eta = 1e-3
@@ -43,7 +43,7 @@ def test_asymmetric_gradient_matches_finite_differences():
 
 @pytest.mark.parametrize("operator", ["gaussian", "identity"])
 def test_symmetric_gradient_matches_finite_differences(operator):
-    pr = ms.make_problem(5, 5, 2, 30 if operator == "gaussian" else None, psd=True, operator=operator, seed=0)
+    pr = ops.make_problem(5, 5, 2, 30 if operator == "gaussian" else None, psd=True, operator=operator, seed=0)
     X = np.random.default_rng(2).standard_normal((5, 3))
     eta = 1e-3
     X1, _ = _one_step(pr, X, eta, "symmetric")
@@ -52,9 +52,9 @@ def test_symmetric_gradient_matches_finite_differences(operator):
 
 def test_nonsymmetric_operator_symmetric_parameterization_gradient():
     # a general (non-symmetric) operator on a PSD target: the gradient uses sym(D)
-    tgt = ms.low_rank_target(4, 4, 1, psd=True, seed=0)
-    op = ms.SensingOperator.gaussian(25, 4, 4, seed=9)
-    pr = ms.Problem.from_parts(tgt, op)
+    tgt = ops.low_rank_target(4, 4, 1, psd=True, seed=0)
+    op = ops.SensingOperator.gaussian(25, 4, 4, seed=9)
+    pr = ops.Problem.from_parts(tgt, op)
     X = np.random.default_rng(3).standard_normal((4, 2))
     X1, _ = _one_step(pr, X, 1e-3, "symmetric")
     np.testing.assert_allclose((X - X1) / 1e-3, _fd_grad(lambda Z: _loss_sym(pr, Z), X), rtol=1e-6, atol=1e-8)
@@ -64,8 +64,8 @@ def test_exact_one_step_imbalance_identity():
     # Delta = U^T U - V^T V: the O(eta) cross terms cancel exactly, so
     # Delta_{t+1} = Delta_t + eta^2 (gU^T gU - gV^T gV), to 1e-12. (Issue #3 writes the
     # bracket with the opposite sign; expanding (U - eta gU)^T (U - eta gU) gives this one.)
-    pr = ms.make_problem(6, 5, 2, 40, seed=4)
-    U, V = ms.initial_factors(6, 5, 4, 0.5, init="imbalanced", seed=0)
+    pr = ops.make_problem(6, 5, 2, 40, seed=4)
+    U, V = ops.initial_factors(6, 5, 4, 0.5, init="imbalanced", seed=0)
     eta = 0.2
     for _ in range(5):
         U1, V1 = _one_step(pr, (U, V), eta)
@@ -77,12 +77,12 @@ def test_exact_one_step_imbalance_identity():
 
 
 def test_batched_equals_single():
-    pr = ms.make_problem(8, 7, 2, 60, seed=1)
+    pr = ops.make_problem(8, 7, 2, 60, seed=1)
     alphas, etas, seeds, ks = [0.1, 0.3, 0.2, 0.05], [0.1, 0.2, 0.15, 0.1], [0, 1, 2, 0], [2, 5, 3, 4]
-    batch = ms.run_gd(pr, k=ks, alpha=alphas, eta=etas, seed=seeds, iters=300, init="imbalanced",
+    batch = ops.run_gd(pr, k=ks, alpha=alphas, eta=etas, seed=seeds, iters=300, init="imbalanced",
                       record_every=7)
     for b in range(4):
-        one = ms.run_gd(pr, k=ks[b], alpha=alphas[b], eta=etas[b], seed=seeds[b], iters=300,
+        one = ops.run_gd(pr, k=ks[b], alpha=alphas[b], eta=etas[b], seed=seeds[b], iters=300,
                         init="imbalanced", record_every=7)
         for name in ("error", "loss", "imbalance_fro", "coupling", "singular_values", "angle_truth"):
             a, s = getattr(batch, name)[b], getattr(one, name)[0]
@@ -95,35 +95,35 @@ def test_batched_equals_single():
 
 
 def test_same_seed_bitwise_identical():
-    pr = ms.make_problem(6, 6, 2, 50, seed=2)
+    pr = ops.make_problem(6, 6, 2, 50, seed=2)
     kw = dict(k=[3, 4], alpha=[0.1, 0.2], eta=0.1, iters=200, seed=7, record_every=5)
-    a, b = ms.run_gd(pr, **kw), ms.run_gd(pr, **kw)
+    a, b = ops.run_gd(pr, **kw), ops.run_gd(pr, **kw)
     assert np.array_equal(a.error, b.error) and np.array_equal(a.U, b.U) and np.array_equal(a.V, b.V)
-    c = ms.run_gd(pr, **{**kw, "seed": 8})
+    c = ops.run_gd(pr, **{**kw, "seed": 8})
     assert not np.array_equal(a.error, c.error)
 
 
 def test_balanced_with_symmetric_operator_stays_exactly_symmetric():
-    pr = ms.make_problem(7, 7, 2, 60, psd=True, seed=3)
-    asym = ms.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, init="balanced", record_every=50)
+    pr = ops.make_problem(7, 7, 2, 60, psd=True, seed=3)
+    asym = ops.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, init="balanced", record_every=50)
     assert np.array_equal(asym.U, asym.V)
     assert np.all(asym.imbalance_fro == 0)
     # ... and it is exactly the symmetric parameterization's trajectory
-    sym = ms.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, parameterization="symmetric", record_every=50)
+    sym = ops.run_gd(pr, k=3, alpha=0.2, eta=0.1, iters=400, parameterization="symmetric", record_every=50)
     np.testing.assert_allclose(asym.error, sym.error, rtol=1e-12, atol=1e-15)
 
 
 def test_diagonal_toy_rate_is_16_9_eta_alpha2():
     # Paper B's worst case: F0 = alpha I, G0 = alpha/3 I, Sigma = diag(1, 0); rate of ||FG^T - Sigma||_F^2.
-    tgt = ms.LowRankTarget(np.diag([1.0, 0.0]), np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]),
+    tgt = ops.LowRankTarget(np.diag([1.0, 0.0]), np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]),
                            np.array([1.0]), False)
-    pr = ms.Problem.from_parts(tgt, ms.SensingOperator.identity(2, 2))
+    pr = ops.Problem.from_parts(tgt, ops.SensingOperator.identity(2, 2))
     eta = 0.1
     for alpha in (0.1, 0.2):
         iters = int(30 / (eta * alpha ** 2))
-        res = ms.run_gd(pr, init=(alpha * np.eye(2), alpha / 3 * np.eye(2)), eta=eta, iters=iters,
+        res = ops.run_gd(pr, init=(alpha * np.eye(2), alpha / 3 * np.eye(2)), eta=eta, iters=iters,
                         record_every=max(1, iters // 400))
-        fit = ms.fit_rate(res.t, res.error[0] ** 2, window=(iters / 2, iters), floor=1e-26)
+        fit = ops.fit_rate(res.t, res.error[0] ** 2, window=(iters / 2, iters), floor=1e-26)
         assert fit.estimate == pytest.approx(16 / 9 * eta * alpha ** 2, rel=0.01)
         assert fit.r2 > 0.999
 
@@ -131,24 +131,24 @@ def test_diagonal_toy_rate_is_16_9_eta_alpha2():
 @pytest.mark.parametrize("k", [3, 5])
 def test_matrix_factorization_symmetric_tail_constant(k):
     # eta^2 t^2 ||XX^T - M||_F^2 -> (k - r)/4 for over-parameterized symmetric GD.
-    pr = ms.make_problem(20, 20, 2, sigma=[1.0, 0.5], psd=True, operator="identity", seed=0)
+    pr = ops.make_problem(20, 20, 2, sigma=[1.0, 0.5], psd=True, operator="identity", seed=0)
     eta, T = 0.1, 100_000
-    res = ms.run_gd(pr, k=k, alpha=0.1, eta=eta, iters=T, parameterization="symmetric", record_every=T)
+    res = ops.run_gd(pr, k=k, alpha=0.1, eta=eta, iters=T, parameterization="symmetric", record_every=T)
     assert (eta * T) ** 2 * res.error[0, -1] ** 2 == pytest.approx((k - 2) / 4, rel=0.03)
 
 
 def test_rebalance_keeps_product_and_lifts_smallest_singular_value():
     rng = np.random.default_rng(0)
     F, G = 1e-2 * rng.standard_normal((6, 3)), rng.standard_normal((5, 3))
-    F2, G2 = ms.rebalance(F, G)
+    F2, G2 = ops.rebalance(F, G)
     np.testing.assert_allclose(F2 @ G2.T, F @ G.T, rtol=1e-12, atol=1e-15)
     beta = np.linalg.norm(F @ G.T, 2)
     np.testing.assert_allclose(np.linalg.svd(F2, compute_uv=False) ** 2, beta, rtol=1e-12)
 
 
 def test_rebalance_trigger_from_data():
-    pr = ms.make_problem(10, 10, 2, 120, seed=0)
-    res = ms.run_gd(pr, k=4, alpha=[0.05, 0.1], eta=0.2, iters=1500, init="imbalanced", rebalance_tol=1e-2,
+    pr = ops.make_problem(10, 10, 2, 120, seed=0)
+    res = ops.run_gd(pr, k=4, alpha=[0.05, 0.1], eta=0.2, iters=1500, init="imbalanced", rebalance_tol=1e-2,
                     record_every=1)
     for b in range(2):
         t0 = res.rebalanced_at[b]
@@ -156,14 +156,14 @@ def test_rebalance_trigger_from_data():
         i = np.searchsorted(res.t, t0)
         assert res.residual[b, i] <= 1e-2 < res.residual[b, i - 1]
         assert res.imbalance_op[b, i + 1] > 10 * res.imbalance_op[b, i]  # the step intensifies the imbalance
-    vanilla = ms.run_gd(pr, k=4, alpha=0.05, eta=0.2, iters=1500, init="imbalanced", record_every=1500)
+    vanilla = ops.run_gd(pr, k=4, alpha=0.05, eta=0.2, iters=1500, init="imbalanced", record_every=1500)
     assert res.error[0, -1] < 1e-3 * vanilla.error[0, -1]
 
 
 def test_divergence_names_the_step_size():
-    pr = ms.make_problem(6, 6, 2, 50, seed=0)
-    with pytest.raises(ms.DivergenceError, match=r"eta=50.*eta <= "):
-        ms.run_gd(pr, k=3, alpha=0.5, eta=50.0, iters=500)
+    pr = ops.make_problem(6, 6, 2, 50, seed=0)
+    with pytest.raises(ops.DivergenceError, match=r"eta=50.*eta <= "):
+        ops.run_gd(pr, k=3, alpha=0.5, eta=50.0, iters=500)
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -184,33 +184,33 @@ def test_divergence_names_the_step_size():
     (dict(k=2, alpha=0.1, eta=0.1, iters=10, seed=-3), "seed"),
 ])
 def test_run_gd_rejects_bad_input(kwargs, name):
-    pr = ms.make_problem(6, 6, 2, 50, seed=0)
+    pr = ops.make_problem(6, 6, 2, 50, seed=0)
     with pytest.raises(ValueError, match=name):
-        ms.run_gd(pr, **kwargs)
+        ops.run_gd(pr, **kwargs)
 
 
 def test_run_gd_rejects_non_problem():
     with pytest.raises(ValueError, match="problem"):
-        ms.run_gd(np.eye(3), k=1, alpha=0.1, eta=0.1, iters=1)
+        ops.run_gd(np.eye(3), k=1, alpha=0.1, eta=0.1, iters=1)
 
 
 def test_initial_factors_convention():
-    U, V = ms.initial_factors(400, 300, 50, 0.1, init="imbalanced", ratio=0.25, seed=0)
+    U, V = ops.initial_factors(400, 300, 50, 0.1, init="imbalanced", ratio=0.25, seed=0)
     # entries N(0, alpha^2/n1) and N(0, (ratio alpha)^2/n2): columns have squared norm ~ alpha^2
     assert np.mean(np.sum(U ** 2, axis=0)) == pytest.approx(0.01, rel=0.05)
     assert np.mean(np.sum(V ** 2, axis=0)) == pytest.approx(0.01 / 16, rel=0.05)
-    U8, _ = ms.initial_factors(400, 300, 8, 0.1, seed=0)
-    U4, _ = ms.initial_factors(400, 300, 4, 0.1, seed=0)
+    U8, _ = ops.initial_factors(400, 300, 8, 0.1, seed=0)
+    U4, _ = ops.initial_factors(400, 300, 4, 0.1, seed=0)
     assert np.array_equal(U8[:, :4], U4)  # nested columns
-    B, C = ms.initial_factors(5, 5, 2, 1.0, init="balanced")
+    B, C = ops.initial_factors(5, 5, 2, 1.0, init="balanced")
     assert np.array_equal(B, C)
     with pytest.raises(ValueError, match="ratio"):
-        ms.initial_factors(5, 5, 2, 1.0, init="imbalanced", ratio=3.0)
+        ops.initial_factors(5, 5, 2, 1.0, init="imbalanced", ratio=3.0)
 
 
 def test_recorded_metrics_are_consistent():
-    pr = ms.make_problem(8, 6, 2, 70, seed=5)
-    res = ms.run_gd(pr, k=4, alpha=0.3, eta=0.1, iters=50, record_every=10, init="imbalanced")
+    pr = ops.make_problem(8, 6, 2, 70, seed=5)
+    res = ops.run_gd(pr, k=4, alpha=0.3, eta=0.1, iters=50, record_every=10, init="imbalanced")
     assert list(res.t) == [0, 10, 20, 30, 40, 50]
     U, V = res.U[0], res.V[0]
     X = U @ V.T
@@ -228,47 +228,47 @@ def test_recorded_metrics_are_consistent():
 
 # ---------------------------------------------------------------- independent instances
 def test_a_list_of_problems_batches_independent_instances_exactly():
-    probs = [ms.make_problem(6, 5, 2, 60, kappa=2.0, seed=s) for s in (1, 2, 3)]
-    batch = ms.run_gd(probs, k=4, alpha=0.1, eta=0.2, iters=150, seed=[0, 1, 2], record_every=10)
+    probs = [ops.make_problem(6, 5, 2, 60, kappa=2.0, seed=s) for s in (1, 2, 3)]
+    batch = ops.run_gd(probs, k=4, alpha=0.1, eta=0.2, iters=150, seed=[0, 1, 2], record_every=10)
     assert batch.batch_size == 3
     for b, p in enumerate(probs):
-        one = ms.run_gd(p, k=4, alpha=0.1, eta=0.2, iters=150, seed=b, record_every=10)
+        one = ops.run_gd(p, k=4, alpha=0.1, eta=0.2, iters=150, seed=b, record_every=10)
         for name in ("error", "rel_error", "loss", "residual", "coupling", "angle_truth", "angle_spectral"):
             np.testing.assert_allclose(getattr(batch, name)[b], getattr(one, name)[0], rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(batch.U[b], one.U[0], rtol=1e-10, atol=1e-14)
 
 
 def test_problems_sharing_one_operator_and_a_broadcast_problem_list():
-    base = ms.make_problem(6, 5, 2, 60, seed=1)
-    other = ms.Problem.from_parts(ms.low_rank_target(6, 5, 2, seed=9), base.operator)
-    batch = ms.run_gd([base, other], k=3, alpha=[0.1, 0.05], eta=0.2, iters=60, record_every=20)
-    solo = ms.run_gd(other, k=3, alpha=0.05, eta=0.2, iters=60, record_every=20)
+    base = ops.make_problem(6, 5, 2, 60, seed=1)
+    other = ops.Problem.from_parts(ops.low_rank_target(6, 5, 2, seed=9), base.operator)
+    batch = ops.run_gd([base, other], k=3, alpha=[0.1, 0.05], eta=0.2, iters=60, record_every=20)
+    solo = ops.run_gd(other, k=3, alpha=0.05, eta=0.2, iters=60, record_every=20)
     np.testing.assert_allclose(batch.error[1], solo.error[0], rtol=1e-10)
-    sym = [ms.make_problem(5, 5, 1, 50, psd=True, seed=s) for s in (0, 1)]
-    res = ms.run_gd(sym, k=2, alpha=0.1, eta=0.1, iters=40, parameterization="symmetric", record_every=20)
+    sym = [ops.make_problem(5, 5, 1, 50, psd=True, seed=s) for s in (0, 1)]
+    res = ops.run_gd(sym, k=2, alpha=0.1, eta=0.1, iters=40, parameterization="symmetric", record_every=20)
     assert res.error.shape == (2, 3)
 
 
 def test_a_list_of_problems_is_validated():
-    a = ms.make_problem(6, 5, 2, 60, seed=1)
+    a = ops.make_problem(6, 5, 2, 60, seed=1)
     with pytest.raises(ValueError, match=r"problem\[1\]"):
-        ms.run_gd([a, ms.make_problem(6, 5, 2, 70, seed=2)], k=3, alpha=0.1, eta=0.1, iters=5)
+        ops.run_gd([a, ops.make_problem(6, 5, 2, 70, seed=2)], k=3, alpha=0.1, eta=0.1, iters=5)
     with pytest.raises(ValueError, match="problem"):
-        ms.run_gd([a, "x"], k=3, alpha=0.1, eta=0.1, iters=5)
+        ops.run_gd([a, "x"], k=3, alpha=0.1, eta=0.1, iters=5)
     with pytest.raises(ValueError, match="sweeps must have equal lengths"):
-        ms.run_gd([a, a, a], k=3, alpha=[0.1, 0.2], eta=0.1, iters=5)
+        ops.run_gd([a, a, a], k=3, alpha=[0.1, 0.2], eta=0.1, iters=5)
 
 
 def test_step_sizes_rule():
-    problem_8x10 = ms.make_problem(8, 10, 2, 60, sigma=[1.0, 0.5], seed=3)
+    problem_8x10 = ops.make_problem(8, 10, 2, 60, sigma=[1.0, 0.5], seed=3)
     alphas = [3.0, 1e-3]
-    etas = ms.step_sizes(problem_8x10, k=6, alpha=alphas, seed=[0, 0], eta=0.25)
-    U0, V0 = ms.initial_factors(8, 10, 6, 3.0, seed=0)
+    etas = ops.step_sizes(problem_8x10, k=6, alpha=alphas, seed=[0, 0], eta=0.25)
+    U0, V0 = ops.initial_factors(8, 10, 6, 3.0, seed=0)
     L0 = np.linalg.norm(U0, 2) ** 2 + np.linalg.norm(V0, 2) ** 2 + problem_8x10.spectral_sigma[0]
     assert etas[0] == pytest.approx(1 / L0) and etas[0] < 0.25
     assert etas[1] == 0.25  # small alpha keeps eta
     with pytest.raises(ValueError, match="eta"):
-        ms.step_sizes(problem_8x10, k=6, alpha=1.0, seed=0, eta=0.0)
+        ops.step_sizes(problem_8x10, k=6, alpha=1.0, seed=0, eta=0.0)
     with pytest.raises(ValueError, match="sweeps"):
-        ms.step_sizes(problem_8x10, k=[6, 6, 6], alpha=[1.0, 0.1], seed=0, eta=0.1)
+        ops.step_sizes(problem_8x10, k=[6, 6, 6], alpha=[1.0, 0.1], seed=0, eta=0.1)
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-import opsense as ms
+import opsense as ops
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_adjoint_identity(symmetric):
-    op = ms.SensingOperator.gaussian(37, 6, 6, symmetric=symmetric, seed=3)
+    op = ops.SensingOperator.gaussian(37, 6, 6, symmetric=symmetric, seed=3)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6, 6))
     z = rng.standard_normal(37)
@@ -18,7 +18,7 @@ def test_adjoint_identity(symmetric):
 
 
 def test_adjoint_identity_rectangular_stack():
-    op = ms.SensingOperator.gaussian(20, 4, 7, seed=1)
+    op = ops.SensingOperator.gaussian(20, 4, 7, seed=1)
     rng = np.random.default_rng(1)
     X = rng.standard_normal((5, 4, 7))
     z = rng.standard_normal((5, 20))
@@ -34,7 +34,7 @@ def test_expected_normal_operator_is_identity_monte_carlo():
     m, n1, n2, N = 10, 3, 4, 2000
     acc = np.zeros((n1 * n2, n1 * n2))
     for s in range(N):
-        A = ms.SensingOperator.gaussian(m, n1, n2, seed=s).matrix
+        A = ops.SensingOperator.gaussian(m, n1, n2, seed=s).matrix
         acc += A.T @ A
     acc /= N
     assert np.max(np.abs(acc - np.eye(n1 * n2))) < 6 * np.sqrt(2 / (m * N))
@@ -45,38 +45,38 @@ def test_symmetric_operator_is_isotropic_on_symmetric_matrices():
     X = rng.standard_normal((3, 3))
     X = X + X.T
     N, m = 3000, 8
-    mean = sum(ms.SensingOperator.gaussian(m, 3, 3, symmetric=True, seed=s).normal(X) for s in range(N)) / N
+    mean = sum(ops.SensingOperator.gaussian(m, 3, 3, symmetric=True, seed=s).normal(X) for s in range(N)) / N
     assert np.max(np.abs(mean - X)) < 6 * np.sqrt(2 / (m * N)) * np.max(np.abs(X)) * 3
-    op = ms.SensingOperator.gaussian(m, 3, 3, symmetric=True, seed=0)
+    op = ops.SensingOperator.gaussian(m, 3, 3, symmetric=True, seed=0)
     D = op.adjoint(rng.standard_normal(m))
     assert np.array_equal(D, D.T)
 
 
 def test_identity_and_from_matrix():
-    ident = ms.SensingOperator.identity(3, 2)
+    ident = ops.SensingOperator.identity(3, 2)
     X = np.arange(6.0).reshape(3, 2)
     assert ident.m == 6
     np.testing.assert_array_equal(ident.normal(X), X)
     A = np.random.default_rng(0).standard_normal((5, 6))
-    op = ms.SensingOperator.from_matrix(A, 3, 2)
+    op = ops.SensingOperator.from_matrix(A, 3, 2)
     np.testing.assert_allclose(op.forward(X), A @ X.ravel())
     assert op.kind == "matrix" and not op.symmetric
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: ms.SensingOperator.gaussian(0, 3, 3), "m"),
-    (lambda: ms.SensingOperator.gaussian(5, 3, 4, symmetric=True), "symmetric"),
-    (lambda: ms.SensingOperator.gaussian(5, 3, 3, seed=-1), "seed"),
-    (lambda: ms.SensingOperator.from_matrix(np.ones((2, 5)), 2, 3), "matrix"),
-    (lambda: ms.SensingOperator.from_matrix(np.full((2, 6), np.nan), 2, 3), "matrix"),
-    (lambda: ms.SensingOperator.identity(3, 3).forward(np.ones((2, 3))), "X"),
-    (lambda: ms.low_rank_target(5, 5, 6), "r"),
-    (lambda: ms.low_rank_target(5, 4, 2, psd=True), "psd"),
-    (lambda: ms.low_rank_target(5, 5, 2, sigma=[1.0, -1.0]), "sigma"),
-    (lambda: ms.low_rank_target(5, 5, 2, kappa=0.5), "kappa"),
-    (lambda: ms.make_problem(5, 5, 2), "m"),
-    (lambda: ms.make_problem(5, 5, 2, 10, operator="fourier"), "operator"),
-    (lambda: ms.make_problem(5, 5, 2, 10, operator="identity"), "m"),
+    (lambda: ops.SensingOperator.gaussian(0, 3, 3), "m"),
+    (lambda: ops.SensingOperator.gaussian(5, 3, 4, symmetric=True), "symmetric"),
+    (lambda: ops.SensingOperator.gaussian(5, 3, 3, seed=-1), "seed"),
+    (lambda: ops.SensingOperator.from_matrix(np.ones((2, 5)), 2, 3), "matrix"),
+    (lambda: ops.SensingOperator.from_matrix(np.full((2, 6), np.nan), 2, 3), "matrix"),
+    (lambda: ops.SensingOperator.identity(3, 3).forward(np.ones((2, 3))), "X"),
+    (lambda: ops.low_rank_target(5, 5, 6), "r"),
+    (lambda: ops.low_rank_target(5, 4, 2, psd=True), "psd"),
+    (lambda: ops.low_rank_target(5, 5, 2, sigma=[1.0, -1.0]), "sigma"),
+    (lambda: ops.low_rank_target(5, 5, 2, kappa=0.5), "kappa"),
+    (lambda: ops.make_problem(5, 5, 2), "m"),
+    (lambda: ops.make_problem(5, 5, 2, 10, operator="fourier"), "operator"),
+    (lambda: ops.make_problem(5, 5, 2, 10, operator="identity"), "m"),
 ])
 def test_bad_input_names_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
@@ -84,17 +84,17 @@ def test_bad_input_names_the_argument(call, name):
 
 
 def test_target_has_prescribed_spectrum_and_is_seeded():
-    t = ms.low_rank_target(8, 6, 3, kappa=4.0, seed=2)
+    t = ops.low_rank_target(8, 6, 3, kappa=4.0, seed=2)
     np.testing.assert_allclose(np.linalg.svd(t.X, compute_uv=False)[:3], [1.0, 0.5, 0.25], rtol=1e-12)
     np.testing.assert_allclose(t.U.T @ t.U, np.eye(3), atol=1e-12)
-    assert np.array_equal(t.X, ms.low_rank_target(8, 6, 3, kappa=4.0, seed=2).X)
-    p = ms.low_rank_target(6, 6, 2, sigma=[0.5, 2.0], psd=True, seed=0)
+    assert np.array_equal(t.X, ops.low_rank_target(8, 6, 3, kappa=4.0, seed=2).X)
+    p = ops.low_rank_target(6, 6, 2, sigma=[0.5, 2.0], psd=True, seed=0)
     assert np.allclose(p.X, p.X.T) and np.all(np.linalg.eigvalsh(p.X) > -1e-12)
     assert list(p.sigma) == [2.0, 0.5]
 
 
 def test_problem_spectral_estimate():
-    pr = ms.make_problem(6, 5, 2, 40, seed=1)
+    pr = ops.make_problem(6, 5, 2, 40, seed=1)
     np.testing.assert_allclose(pr.spectral, pr.operator.adjoint(pr.y))
     np.testing.assert_allclose(pr.y, pr.operator.forward(pr.target.X))
     assert pr.spectral_U.shape == (6, 2) and pr.spectral_V.shape == (5, 2)

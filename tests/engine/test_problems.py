@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-import opsense as ms
+import opsense as ops
 from opsense.engine.problems import check_factor_pair, check_problem
 
 
 def test_problem_and_factor_checks_name_the_argument():
-    pr = ms.make_problem(4, 5, 1, 20, seed=0)
+    pr = ops.make_problem(4, 5, 1, 20, seed=0)
     assert check_problem(pr) is pr
     with pytest.raises(ValueError, match="problem must be an opsense Problem"):
         check_problem(np.eye(3))

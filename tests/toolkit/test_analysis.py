@@ -3,72 +3,72 @@
 import numpy as np
 import pytest
 
-import opsense as ms
+import opsense as ops
 
 
 def test_fit_rate_recovers_exponential_and_respects_window_and_floor():
     t = np.arange(0, 1000, 10.0)
     err = 3.0 * np.exp(-0.02 * t)
     err[t > 800] = 1e-30  # a float floor that must be ignored
-    fit = ms.fit_rate(t, err, window=(100, 900), floor=1e-25)
+    fit = ops.fit_rate(t, err, window=(100, 900), floor=1e-25)
     assert fit.estimate == pytest.approx(0.02, rel=1e-10)
     assert fit.r2 == pytest.approx(1.0) and fit.npoints == 71
     noisy = err * np.exp(0.3 * np.sin(t))
-    assert ms.fit_rate(t, noisy, window=(0, 800)).r2 < 0.999
+    assert ops.fit_rate(t, noisy, window=(0, 800)).r2 < 0.999
 
 
 def test_fit_power_and_line():
     x = np.geomspace(1, 1e4, 30)
-    assert ms.fit_power(x, 5 * x ** -2.0).estimate == pytest.approx(-2.0)
-    assert ms.fit_power(x, 5 * x ** -2.0, window=(10, 100)).npoints == np.sum((x >= 10) & (x <= 100))
-    f = ms.fit_line([0, 1, 2, 3], [1, 3, 5, 7.5])
+    assert ops.fit_power(x, 5 * x ** -2.0).estimate == pytest.approx(-2.0)
+    assert ops.fit_power(x, 5 * x ** -2.0, window=(10, 100)).npoints == np.sum((x >= 10) & (x <= 100))
+    f = ops.fit_line([0, 1, 2, 3], [1, 3, 5, 7.5])
     assert f.slope == pytest.approx(2.15) and 0.99 < f.r2 < 1 and f.stderr > 0
     with pytest.raises(ValueError, match="two"):
-        ms.fit_line([1.0], [2.0])
+        ops.fit_line([1.0], [2.0])
     with pytest.raises(ValueError, match="window"):
-        ms.fit_rate(x, x, window=(5, 1))
+        ops.fit_rate(x, x, window=(5, 1))
 
 
 def test_hitting_time():
     t = np.arange(0, 100, 5)
-    h = ms.hitting_time(t, 100.0 - t, 42.0)
+    h = ops.hitting_time(t, 100.0 - t, 42.0)
     assert h.time == 60 and h.resolution == 5 and h.hit
-    assert not ms.hitting_time(t, 100.0 - t, -1.0).hit
-    assert ms.hitting_time(t, t.astype(float), 50.0, direction="above").time == 50
+    assert not ops.hitting_time(t, 100.0 - t, -1.0).hit
+    assert ops.hitting_time(t, t.astype(float), 50.0, direction="above").time == 50
     with pytest.raises(ValueError, match="direction"):
-        ms.hitting_time(t, t, 1.0, direction="up")
+        ops.hitting_time(t, t, 1.0, direction="up")
 
 
 def test_rate_window_and_late_rate():
     t = np.arange(0, 1001, 10.0)
     err = np.exp(-0.05 * t)
     err[t > 800] = 1e-30  # a floor
-    lo, hi = ms.rate_window(t, err, start=200, floor=1e-20)
+    lo, hi = ops.rate_window(t, err, start=200, floor=1e-20)
     assert hi == 800 and lo == 500
-    fit = ms.late_rate(t, err, start=200, floor=1e-20)
+    fit = ops.late_rate(t, err, start=200, floor=1e-20)
     assert fit.estimate == pytest.approx(0.05, rel=1e-9)
     with pytest.raises(ValueError, match="start"):
-        ms.rate_window(t, err, start=900, floor=1e-20)
+        ops.rate_window(t, err, start=900, floor=1e-20)
 
 
 
 def test_effective_rank():
     s = np.array([[1.0, 0.5, 0.009, 0.0], [2.0, 0.02, 0.019, 0.0], [0.0, 0.0, 0.0, 0.0]])
-    assert ms.effective_rank(s).tolist() == [2, 2, 0]
-    assert ms.effective_rank(s, rel_threshold=0.001).tolist() == [3, 3, 0]
-    assert ms.effective_rank(s[None]).shape == (1, 3)
+    assert ops.effective_rank(s).tolist() == [2, 2, 0]
+    assert ops.effective_rank(s, rel_threshold=0.001).tolist() == [3, 3, 0]
+    assert ops.effective_rank(s[None]).shape == (1, 3)
     with pytest.raises(ValueError, match="rel_threshold"):
-        ms.effective_rank(s, rel_threshold=1.5)
+        ops.effective_rank(s, rel_threshold=1.5)
     with pytest.raises(ValueError, match="singular_values"):
-        ms.effective_rank(-s)
+        ops.effective_rank(-s)
 
 
 
 def test_rate_ratio_is_one_for_linear_and_below_one_for_power_laws():
     t = np.arange(0, 1000.0)
-    assert ms.rate_ratio(t, np.exp(-0.01 * t), window=(100, 900)) == pytest.approx(1.0)
-    power = ms.rate_ratio(t + 1, (t + 1) ** -2.0, window=(100, 900))
-    assert power == pytest.approx(ms.rate_ratio(t + 1, (t + 1) ** -0.5, window=(100, 900)))  # any exponent
+    assert ops.rate_ratio(t, np.exp(-0.01 * t), window=(100, 900)) == pytest.approx(1.0)
+    power = ops.rate_ratio(t + 1, (t + 1) ** -2.0, window=(100, 900))
+    assert power == pytest.approx(ops.rate_ratio(t + 1, (t + 1) ** -0.5, window=(100, 900)))  # any exponent
     assert 0.3 < power < 0.5
     with pytest.raises(ValueError, match="window"):
-        ms.rate_ratio(t, np.exp(-t), window=(5, 5))
+        ops.rate_ratio(t, np.exp(-t), window=(5, 5))

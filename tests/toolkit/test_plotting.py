@@ -7,13 +7,13 @@ matplotlib.use("Agg")  # tests only; the chapters keep the inline backend
 import numpy as np
 import pytest
 
-import opsense as ms
+import opsense as ops
 from opsense import plotting
 
 
 def test_power_fit_line_passes_through_the_fitted_law():
     x = np.array([1.0, 2.0, 4.0, 8.0])
-    fit = ms.fit_line(np.log(x), np.log(3.0 * x**-0.5))
+    fit = ops.fit_line(np.log(x), np.log(3.0 * x**-0.5))
     fig, ax = plotting.figure()
     (line,) = plotting.plot_power_fit(ax, x, fit)
     np.testing.assert_allclose(line.get_ydata(), 3.0 * x**-0.5, rtol=1e-12)

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import opsense as ms
+import opsense as ops
 from opsense.tools import report
 from opsense.tools.catalog import discover
 
@@ -20,7 +20,7 @@ def test_environment_names_python_numpy_blas_cpu_version_and_commit():
     env = report.environment(ROOT)
     for key in ("date", "python", "platform", "cpu", "cpu_count", "numpy", "blas", "opsense", "git"):
         assert env[key], key
-    assert env["opsense"] == ms.__version__ and env["blas"]["name"]
+    assert env["opsense"] == ops.__version__ and env["blas"]["name"]
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", env["git"]["commit"])
     rows = dict(report.environment_rows(env))
     assert {"Python", "NumPy", "BLAS", "CPU", "opsense", "git commit"} <= set(rows)
@@ -28,9 +28,9 @@ def test_environment_names_python_numpy_blas_cpu_version_and_commit():
 
 
 def _claims_table():
-    claims = [ms.between("t.a", "a | b", 0.123456, 0, 1, basis="theory", tolerance="tol <1>"),
-              ms.at_least("t.b", "gap of an ordering", 2.0, 0.0, basis="specification", tolerance="exact")]
-    return ms.evaluate_claims(claims, chapter="t")
+    claims = [ops.between("t.a", "a | b", 0.123456, 0, 1, basis="theory", tolerance="tol <1>"),
+              ops.at_least("t.b", "gap of an ordering", 2.0, 0.0, basis="specification", tolerance="exact")]
+    return ops.evaluate_claims(claims, chapter="t")
 
 
 def test_committed_claims_are_read_back_as_data_not_from_the_html():
@@ -44,16 +44,17 @@ def test_committed_claims_are_read_back_as_data_not_from_the_html():
     claims, error = report.committed_claims(nb)
     assert error == ""
     assert claims == table.claims and claims[0].measured == 0.123456   # full precision, not "0.123"
-    cell.outputs[0]["data"]["text/html"] = "<table class='opsense-claims'>garbage</table>"
+    stored = nb.cells[1].outputs[0]["data"]
+    stored["text/html"] = "<table class='opsense-claims'>garbage</table>"
     assert report.committed_claims(nb)[0] == table.claims              # the HTML is never read
-    del cell.outputs[0]["data"]["application/vnd.opsense.claims+json"]
+    del stored["application/vnd.opsense.claims+json"]
     assert report.committed_claims(nb) == ([], "no claims in the committed notebook")
     assert report.chapter_results(nb) == [report.Result("theorem", "Paper B, Theorem 1.3 (informal)", "thm-b")]
 
 
 def test_markdown_and_html_reports_end_with_the_summary_line(tmp_path):
-    claim = ms.between("a.1", "s", 1.23456, 0.0, 2.0, basis="theory", tolerance="t")
-    dnr = ms.at_most("a.2", "s2", 3.0, 2.0, basis="theory", expected_failure="known reason")
+    claim = ops.between("a.1", "s", 1.23456, 0.0, 2.0, basis="theory", tolerance="t")
+    dnr = ops.at_most("a.2", "s2", 3.0, 2.0, basis="theory", expected_failure="known reason")
     results = [report.ChapterResult("a", [claim, dnr], "ok", 2.5),
                report.ChapterResult("b", [], "error", 1.0, error="cell In[3] raised ValueError: x")]
     md = report.to_markdown(results, report.environment(ROOT))
@@ -71,7 +72,7 @@ def test_markdown_and_html_reports_end_with_the_summary_line(tmp_path):
 def test_collect_orders_chapters_like_the_book(tmp_path):
     for name, m in (("zeta", 2.0), ("alpha", 0.5)):
         (tmp_path / name).mkdir()
-        doc = ms.ClaimTable(name, [ms.between(f"{name}.1", "s", m, 0.0, 1.0, basis="theory")]).to_json()
+        doc = ops.ClaimTable(name, [ops.between(f"{name}.1", "s", m, 0.0, 1.0, basis="theory")]).to_json()
         (tmp_path / name / "claims.json").write_text(json.dumps(doc))
     got = report.collect(tmp_path, order=["zeta", "alpha"])
     assert [r.chapter for r in got] == ["zeta", "alpha"]

@@ -189,13 +189,24 @@ class Experiment:
 
 
 def run(P) -> Experiment:
-    """Run the chapter's experiment with the parameters ``P`` (see :data:`PRESETS`)."""
+    """Run the chapter's experiment with the parameters ``P`` (see :data:`PRESETS`).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+    """
     res = isometry_ratios(P.m_values, P.n1, P.n2, P.r, trials=P.trials, seed=P.seed)
     return Experiment(res, fit_power(res.m_values, res.std()))
 
 
 def summary(exp: Experiment) -> str:
-    """The table the chapter prints: mean, spread, predicted spread and max deviation per ``m``."""
+    """The table the chapter prints: mean, spread, predicted spread and max deviation per ``m``.
+
+    Parameters
+    ----------
+    exp : Experiment
+    """
     res = exp.ratios
     lines = [f"n1 = {res.shape[0]}, n2 = {res.shape[1]}, r = {res.r}, {res.trials} random matrices per operator",
              f"{'m':>6} {'mean':>7} {'std':>7} {'theory':>7} {'max|ratio-1|':>13}"]
@@ -206,7 +217,12 @@ def summary(exp: Experiment) -> str:
 
 
 def glue_values(exp: Experiment) -> dict:
-    """The numbers the chapter's prose quotes, by glue name."""
+    """The numbers the chapter's prose quotes, by glue name.
+
+    Parameters
+    ----------
+    exp : Experiment
+    """
     res = exp.ratios
     ratio = res.std() / res.predicted_std()
     return {"rip_slope": exp.fit.slope, "rip_r2": exp.fit.r2, "rip_std_ratio_min": ratio.min(),
@@ -215,7 +231,12 @@ def glue_values(exp: Experiment) -> dict:
 
 
 def claims(exp: Experiment) -> list[Claim]:
-    """The chapter's claims (see the page for the basis of each tolerance)."""
+    """The chapter's claims (see the page for the basis of each tolerance).
+
+    Parameters
+    ----------
+    exp : Experiment
+    """
     res = exp.ratios
     d = res.shape[0] * res.shape[1]
     se_mean = np.sqrt(2 / res.m_values * (1 / res.trials + 1 / d))   # std of a sample mean

@@ -188,7 +188,7 @@ class PsdProblems:
     Attributes
     ----------
     symmetric : Problem
-        Symmetrized Gaussian operator (:func:`matsense.make_problem` with ``psd=True``):
+        Symmetrized Gaussian operator (:func:`opsense.make_problem` with ``psd=True``):
         with it, ``F0 = G0`` implies ``F_t = G_t`` for all ``t``.
     general : Problem
         A general (non-symmetric) Gaussian operator with the same ``m``.
@@ -211,7 +211,7 @@ def psd_problems(n: int, r: int, m: int, *, kappa: float | None = None, seed: in
     kappa : float >= 1, keyword-only, optional
         Condition number (singular values geometric from 1 to ``1/kappa``).
     seed : int, keyword-only
-        Seeds the target and the symmetric operator (as :func:`matsense.make_problem`)
+        Seeds the target and the symmetric operator (as :func:`opsense.make_problem`)
         and, through an independent child stream, the general operator.
 
     Returns
@@ -228,7 +228,14 @@ def psd_problems(n: int, r: int, m: int, *, kappa: float | None = None, seed: in
 
 # ---------------------------------------------------------------------------- argument checks
 def check_problem(value, *, psd: bool = False) -> "Problem":
-    """Return ``value`` if it is a :class:`opsense.Problem` (with a PSD target when ``psd``)."""
+    """Return ``value`` if it is a :class:`opsense.Problem` (with a PSD target when ``psd``).
+
+    Parameters
+    ----------
+    value : object
+    psd : bool, keyword-only
+        Require a PSD target.
+    """
     if not isinstance(value, Problem):
         raise ValueError(f"problem must be an opsense Problem (see make_problem), got {type(value).__name__}")
     if psd and not value.target.psd:
@@ -237,7 +244,16 @@ def check_problem(value, *, psd: bool = False) -> "Problem":
 
 
 def check_factor_pair(prob, U, V, *, names: tuple[str, str] = ("U", "V")) -> tuple[np.ndarray, np.ndarray]:
-    """Return the factors ``U (n1, k)`` and ``V (n2, k)`` of ``prob`` as float64 arrays."""
+    """Return the factors ``U (n1, k)`` and ``V (n2, k)`` of ``prob`` as float64 arrays.
+
+    Parameters
+    ----------
+    prob : Problem
+    U : array_like of shape (n1, k)
+    V : array_like of shape (n2, k)
+    names : (str, str), keyword-only
+        The names used in error messages.
+    """
     n1, n2 = prob.target.shape
     U = v.array(names[0], U, ndim=2)
     V = v.array(names[1], V, ndim=2)

@@ -43,6 +43,10 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     (default: the current directory) and its parents; the source tree this package
     was installed from (an editable install of the repository).
 
+    Parameters
+    ----------
+    start : path, optional
+
     Raises
     ------
     FileNotFoundError
@@ -66,7 +70,13 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
 
 
 def toc_documents(root: str | os.PathLike) -> list[str]:
-    """Every document of ``root/_toc.yml`` in reading order, as paths without extension."""
+    """Every document of ``root/_toc.yml`` in reading order, as paths without extension.
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``_toc.yml``.
+    """
     toc = yaml.safe_load((Path(root) / "_toc.yml").read_text(encoding="utf-8")) or {}
     docs: list[str] = []
 
@@ -233,6 +243,11 @@ def parse_value(raw: str):
 
     Python literals are evaluated (``20``, ``1e-3``, ``[0.1, 0.05]``, ``"text"``, ``None``,
     ``True``); ``a,b`` is the tuple ``(a, b)``; anything else stays a string.
+
+    Parameters
+    ----------
+    raw : str
+        The value as typed.
     """
     try:
         return ast.literal_eval(raw.strip())
@@ -366,6 +381,12 @@ def _has_parameters(nb) -> bool:
 def load_chapter(path: str | os.PathLike, *, in_toc: bool = True) -> Chapter | None:
     """Read one notebook; ``None`` if it is not a chapter (no parameters cell or no chapter module).
 
+    Parameters
+    ----------
+    path : path
+        A notebook.
+    in_toc : bool, keyword-only
+
     Raises
     ------
     ParameterError
@@ -386,7 +407,13 @@ def load_chapter(path: str | os.PathLike, *, in_toc: bool = True) -> Chapter | N
 
 
 def discover(root: str | os.PathLike | None = None) -> list[Chapter]:
-    """Every chapter of the book: ``_toc.yml`` order first, then other ``book/*.ipynb`` chapters."""
+    """Every chapter of the book: ``_toc.yml`` order first, then other ``book/*.ipynb`` chapters.
+
+    Parameters
+    ----------
+    root : path, optional
+        The book's root (default: :func:`find_root`).
+    """
     root = find_root() if root is None else Path(root)
     seen, chapters = set(), []
     for doc in toc_documents(root):
@@ -406,6 +433,11 @@ def discover(root: str | os.PathLike | None = None) -> list[Chapter]:
 
 def get_chapter(name: str, chapters: list[Chapter]) -> Chapter:
     """The chapter called ``name`` (``rip``, ``rip.ipynb`` or ``book/rip.ipynb``).
+
+    Parameters
+    ----------
+    name : str
+    chapters : list of Chapter
 
     Raises
     ------

@@ -110,6 +110,11 @@ def _version(dist: str) -> str:
 def environment(root: str | os.PathLike | None = None) -> dict:
     """Where and with what numbers are produced now.
 
+    Parameters
+    ----------
+    root : path, optional
+        The repository (for its git commit).
+
     Returns
     -------
     dict
@@ -203,12 +208,22 @@ class ChapterResult:
 
 
 def counts(results) -> dict:
-    """``{verdict: number of claims}`` over all results."""
+    """``{verdict: number of claims}`` over all results.
+
+    Parameters
+    ----------
+    results : list of ChapterResult
+    """
     return {v: sum(c.verdict == v for r in results for c in r.claims) for v in VERDICTS}
 
 
 def summary_line(results) -> str:
-    """``"N claims: H hold, F fail, D do not reproduce"``, plus the chapters that did not finish."""
+    """``"N claims: H hold, F fail, D do not reproduce"``, plus the chapters that did not finish.
+
+    Parameters
+    ----------
+    results : list of ChapterResult
+    """
     line = _line(counts(results))
     broken = [r.chapter for r in results if r.status not in ("ok", "claims failed")]
     if broken:
@@ -293,7 +308,15 @@ def _claim_cells(chapter: str, c: Claim) -> tuple:
 
 def to_markdown(results, env: dict | None = None, *, title: str = "Reproduction report",
                 note: str = "") -> str:
-    """The report as Markdown: environment, chapters (status, time), every claim, summary line last."""
+    """The report as Markdown: environment, chapters (status, time), every claim, summary line last.
+
+    Parameters
+    ----------
+    results : list of ChapterResult
+    env : dict, optional
+        From :func:`environment`.
+    title, note : str, keyword-only
+    """
     lines = [f"# {title}", ""]
     if note:
         lines += [note, ""]
@@ -349,7 +372,14 @@ def _verdict_html(claim: Claim) -> str:
 
 
 def to_html(results, env: dict | None = None, *, title: str = "Reproduction report", note: str = "") -> str:
-    """The report as a standalone HTML page (same content as :func:`to_markdown`)."""
+    """The report as a standalone HTML page (same content as :func:`to_markdown`).
+
+    Parameters
+    ----------
+    results : list of ChapterResult
+    env : dict, optional
+    title, note : str, keyword-only
+    """
     e = html.escape
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>"]
@@ -369,7 +399,14 @@ def to_html(results, env: dict | None = None, *, title: str = "Reproduction repo
 
 
 def record(results, env: dict | None, *, command: str = "") -> dict:
-    """The JSON record of a run: environment, every chapter (status, time, claims), summary."""
+    """The JSON record of a run: environment, every chapter (status, time, claims), summary.
+
+    Parameters
+    ----------
+    results : list of ChapterResult
+    env : dict or None
+    command : str, keyword-only
+    """
     return {"format": RECORD_FORMAT, "version": RECORD_VERSION, "command": command,
             "environment": env or {}, "chapters": [r.to_dict() for r in results],
             "summary": {**counts(results), "claims": sum(len(r.claims) for r in results),
@@ -378,6 +415,12 @@ def record(results, env: dict | None, *, command: str = "") -> dict:
 
 def read_record(doc, *, source: str = "record") -> list[ChapterResult]:
     """The chapter results of a record written by :func:`record`, every claim re-checked.
+
+    Parameters
+    ----------
+    doc : dict
+    source : str, keyword-only
+        Named in error messages.
 
     Raises
     ------
@@ -404,7 +447,17 @@ def read_record(doc, *, source: str = "record") -> list[ChapterResult]:
 
 def write_report(folder: str | os.PathLike, results, env: dict | None = None, *, command: str = "",
                  note: str = "") -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` and ``report.json`` into ``folder`` (each atomically)."""
+    """Write ``report.md``, ``report.html`` and ``report.json`` into ``folder`` (each atomically).
+
+    Parameters
+    ----------
+    folder : path
+    results : list of ChapterResult
+    env : dict, optional
+    command : str, keyword-only
+        The command that produced the results.
+    note : str, keyword-only
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"md": folder / "report.md", "html": folder / "report.html", "json": folder / "report.json"}
@@ -465,7 +518,14 @@ def chapter_results(nb) -> list[Result]:
 
 def committed_claims(nb, *, source: str = "notebook") -> tuple[list[Claim], str]:
     """The claims a committed chapter displays (its :data:`~opsense.claims.MIME_TYPE` bundle),
-    and an error text if it shows an error or its bundle is missing or invalid."""
+    and an error text if it shows an error or its bundle is missing or invalid.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+    source : str, keyword-only
+        Named in error messages.
+    """
     doc, error = None, ""
     for cell in nb.cells:
         if cell.cell_type != "code":

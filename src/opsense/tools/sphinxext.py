@@ -49,6 +49,12 @@ class ReportDirective(SphinxDirective):
 
 
 def setup(app):
+    """Register the directive and its configuration values.
+
+    Parameters
+    ----------
+    app : sphinx.application.Sphinx
+    """
     app.add_config_value("opsense_book_root", "", "env")
     app.add_config_value("opsense_record", "", "env")
     app.add_directive("opsense-report", ReportDirective)
