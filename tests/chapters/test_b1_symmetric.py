@@ -165,7 +165,7 @@ def test_a_small_chapter_runs_to_claims_with_valid_bases():
     assert "same target: True" in ch.describe(probs)
     sens, fact = ch.run_sensing(P, probs), ch.run_factorization(P, probs)
     checks = ch.Checks(ch.exact_rates(probs, sens, fact), ch.mechanism(fact), ch.tails(sens, fact),
-                       ch.plateaus(fact, n=P.n), P.r)
+                       ch.plateaus(fact, n=P.n))
     for text in (ch.summary_exact(checks.exact), ch.summary_mechanism(checks.mechanism),
                  ch.summary_tails(checks.tails), ch.summary_plateaus(checks.plateaus)):
         assert isinstance(text, str) and text

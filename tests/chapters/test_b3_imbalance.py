@@ -145,3 +145,13 @@ def test_plots_draw_and_validate(small):
     with pytest.raises(ValueError, match="runs"):
         ch.plot_three_initializations(ver)
     plt.close("all")
+
+
+def test_experiment_functions_refuse_foreign_results(small):
+    P, s, runs, ver, drift, bal, rates = small
+    with pytest.raises(ValueError, match="runs must be a Runs"):
+        ch.verify_balanced(ver)
+    with pytest.raises(ValueError, match="s must be a Setup"):
+        ch.run_drift(P, runs, runs)
+    with pytest.raises(ValueError, match="rates must be a Rates"):
+        ch.claims(runs, ver, drift, bal, bal)

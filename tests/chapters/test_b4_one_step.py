@@ -102,3 +102,11 @@ def test_plots_draw_and_validate(small):
     with pytest.raises(ValueError, match="Rates"):
         ch.plot_rates(runs, k=P.k, r=P.r)
     plt.close("all")
+
+
+def test_experiment_functions_refuse_foreign_results(small):
+    _, runs, _, rates, step = small
+    with pytest.raises(ValueError, match="runs must be a Runs"):
+        ch.rates(rates)
+    with pytest.raises(ValueError, match="step must be a StepVerification"):
+        ch.claims(runs, rates, rates)

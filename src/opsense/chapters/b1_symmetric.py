@@ -836,14 +836,12 @@ class Checks:
     mechanism : Mechanism
     tails : Tails
     plateaus : Plateaus
-    r : int
     """
 
     exact: ExactRates
     mechanism: Mechanism
     tails: Tails
     plateaus: Plateaus
-    r: int
 
 
 # ---------------------------------------------------------------------------- printed tables, glue, claims

@@ -122,6 +122,13 @@ def _safe_eta(problem: Problem) -> float:
     return 1.0 / (3.0 * float(problem.spectral_sigma[0]))
 
 
+def _need(name: str, value, cls):
+    """Return ``value`` if it is a ``cls`` (a result of this chapter)."""
+    if not isinstance(value, cls):
+        raise ValueError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+    return value
+
+
 # ----------------------------------------------------------------------------- the three runs
 @dataclass(frozen=True)
 class Setup:
@@ -216,6 +223,7 @@ def run(P, s: Setup) -> Runs:
     -------
     Runs
     """
+    _need("s", s, Setup)
     U0 = np.stack([s.inits[name][0] for name in INITS])
     V0 = np.stack([s.inits[name][1] for name in INITS])
     kw = dict(eta=P.eta, iters=P.iters)
@@ -308,6 +316,7 @@ def run_identity(P, s: Setup) -> IdentityVerification:
     IdentityVerification
         Over ``min(300, iters)`` steps.
     """
+    _need("s", s, Setup)
     return verify_identity(s.problems.general, *s.inits["imbalanced"], eta=P.eta,
                            steps=min(IDENTITY_STEPS, P.iters))
 
@@ -438,7 +447,8 @@ def run_drift(P, s: Setup, runs: Runs) -> Drift:
     -------
     Drift
     """
-    gen = runs.general
+    _need("s", s, Setup)
+    gen = _need("runs", runs, Runs).general
     T_eps = trigger_time(gen.t, gen.residual[2], epsilon=EPS)
     stop = min(T_eps, P.iters) if np.isfinite(T_eps) else P.iters
     n0 = max(DRIFT_EVERY, int(np.ceil(stop / DRIFT_EVERY)) * DRIFT_EVERY)
@@ -495,7 +505,7 @@ def verify_balanced(runs: Runs) -> BalancedVerification:
     -------
     BalancedVerification
     """
-    bal, sym = runs.balanced, runs.symmetric
+    bal, sym = _need("runs", runs, Runs).balanced, runs.symmetric
     T = float(bal.t[-1])
     unequal = int(np.count_nonzero(bal.U != bal.V))
     gap = float(np.max(np.abs(bal.error - sym.error) / sym.error))
@@ -658,7 +668,8 @@ def late_rates(P, s: Setup, runs: Runs) -> Rates:
     -------
     Rates
     """
-    delta0 = s.delta0["imbalanced"]
+    _need("runs", runs, Runs)
+    delta0 = _need("s", s, Setup).delta0["imbalanced"]
     lam0 = float(np.linalg.eigvalsh(delta0)[0])
     out = {}
     for name, res in (("sensing", runs.general.member(2)), ("factorization", runs.factorization)):
@@ -701,7 +712,14 @@ def final_errors(runs: Runs) -> dict:
     dict
         ``bal_sym``, ``bal_gen``, ``random``, ``imbalanced`` to float.
     """
+    _need("runs", runs, Runs)
     return {key: float(x) for key, x in zip(["bal_sym", "bal_gen", "random", "imbalanced"], _curves(runs)[:, -1])}
+
+
+def _results(runs, ver, drift, bal, rates) -> None:
+    for name, value, cls in (("runs", runs, Runs), ("ver", ver, IdentityVerification), ("drift", drift, Drift),
+                             ("bal", bal, BalancedVerification), ("rates", rates, Rates)):
+        _need(name, value, cls)
 
 
 def _margin(runs: Runs) -> float:
@@ -735,6 +753,7 @@ def glue_values(runs: Runs, ver: IdentityVerification, drift: Drift, bal: Balanc
     -------
     dict
     """
+    _results(runs, ver, drift, bal, rates)
     out = {"b3_identity_disc": float(f"{ver.discrepancy.max():.1g}"),
            "b3_drift_slope": float(f"{drift.fit.estimate:.3g}"),
            "b3_tail_slope": round(bal.tail.estimate, 2),
@@ -766,6 +785,7 @@ def claims(runs: Runs, ver: IdentityVerification, drift: Drift, bal: BalancedVer
     -------
     list of Claim
     """
+    _results(runs, ver, drift, bal, rates)
     s = rates.shrink
     return [
         between("B3.identity", "one-step identity along the trajectory, largest relative discrepancy",

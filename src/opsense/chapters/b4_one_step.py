@@ -123,6 +123,13 @@ def check(P) -> None:
                          f"(the engine's safe step size), got {eta}")
 
 
+def _need(name: str, value, cls):
+    """Return ``value`` if it is a ``cls`` (a result of this chapter)."""
+    if not isinstance(value, cls):
+        raise ValueError(f"{name} must be a {cls.__name__}, got {type(value).__name__}")
+    return value
+
+
 # ----------------------------------------------------------------------------- the runs
 @dataclass(frozen=True)
 class Runs:
@@ -185,6 +192,7 @@ def trigger_summary(runs: Runs) -> str:
     ----------
     runs : Runs
     """
+    _need("runs", runs, Runs)
     return "trigger times T1: " + str(dict(zip(runs.alphas.tolist(), runs.T1.tolist())))
 
 
@@ -303,6 +311,7 @@ def rebalance_reports(runs: Runs) -> list:
     list of RebalanceReport or None
         One per alpha; ``None`` where the rebalanced run never triggered.
     """
+    _need("runs", runs, Runs)
     n1, n2 = runs.problem.target.shape
     out = []
     for a, t1 in zip(runs.alphas, runs.T1):
@@ -444,7 +453,7 @@ def rates(runs: Runs) -> Rates:
     -------
     Rates
     """
-    van, mod, T1 = runs.vanilla, runs.modified, runs.T1
+    van, mod, T1 = _need("runs", runs, Runs).vanilla, runs.modified, runs.T1
     A = runs.alphas.size
     rho_mod = np.array([_rate(mod, i, T1[i]) for i in range(A)])
     rho_van = np.array([_rate(van, i, T1[i]) for i in range(A)])
@@ -491,6 +500,9 @@ def glue_values(runs: Runs, step: StepVerification, q: Rates) -> dict:
     -------
     dict
     """
+    _need("runs", runs, Runs)
+    _need("step", step, StepVerification)
+    _need("q", q, Rates)
     spread = q.modified.max() / q.modified.min() - 1
     return {"b4_spread": round(float(100 * spread), 1),
             "b4_rho_mod_min": float(f"{q.modified.min():.3g}"),
@@ -531,6 +543,9 @@ def claims(runs: Runs, step: StepVerification, q: Rates) -> list[Claim]:
     -------
     list of Claim
     """
+    _need("runs", runs, Runs)
+    _need("step", step, StepVerification)
+    _need("q", q, Rates)
     ratio_hi, jump_lo = _bounds(runs)
     spread = float(q.modified.max() / q.modified.min() - 1)
     return [
