@@ -13,10 +13,10 @@ The top level re-exports the engine and the toolkit:
 
 Problems      low_rank_target, make_problem, psd_problems, LowRankTarget, Problem, SensingOperator
 Factors       initial_factors, imbalance, imbalance_increment, dilation, residual_matrix,
-              lifted_step, rebalance
+              lifted_step, rebalance, redundant_imbalance
 Dynamics      run_gd, step_sizes, GDResult, DivergenceError
 Analysis      fit_line, fit_rate, fit_power, hitting_time, rate_window, late_rate, rate_ratio,
-              effective_rank, Fit, Hit
+              effective_rank, burn_in_time, signal_time, Fit, Hit
 Claims        between, at_most, at_least, close, evaluate_claims, read_claims, Claim, ClaimTable,
               ClaimsFailed
 Chapters      configure (a chapter's presets, overrides and check), plotting (figure style)
@@ -26,13 +26,15 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import book, plotting
 from .analysis import (Fit, Hit, burn_in_time, effective_rank, fit_line, fit_power, fit_rate, hitting_time, late_rate,
+                       signal_time,
                        rate_ratio, rate_window)
 from .claims import (Claim, ClaimsFailed, ClaimTable, at_least, at_most, between, close, evaluate_claims,
                      read_claims)
 from .config import configure
 from .engine import (DivergenceError, GDResult, LowRankTarget, Problem, PsdProblems, SensingOperator, dilation,
                      imbalance, imbalance_increment, initial_factors, lifted_step, low_rank_target,
-                     make_problem, psd_problems, rebalance, residual_matrix, run_gd, step_sizes)
+                     make_problem, psd_problems, rebalance, redundant_imbalance, residual_matrix, run_gd,
+                     step_sizes)
 
 try:
     __version__ = _version("opsense")
@@ -42,9 +44,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 __all__ = [
     "LowRankTarget", "Problem", "PsdProblems", "SensingOperator", "low_rank_target", "make_problem",
     "psd_problems", "initial_factors", "imbalance", "imbalance_increment", "dilation", "residual_matrix",
-    "lifted_step", "rebalance", "GDResult", "DivergenceError", "run_gd", "step_sizes",
+    "lifted_step", "rebalance", "redundant_imbalance", "GDResult", "DivergenceError", "run_gd", "step_sizes",
     "Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
-    "rate_ratio", "effective_rank", "burn_in_time",
+    "rate_ratio", "effective_rank", "burn_in_time", "signal_time",
     "Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close", "evaluate_claims",
     "read_claims", "configure", "book", "plotting", "__version__",
 ]

@@ -28,7 +28,10 @@ def shape_rank(n1, n2, r) -> tuple[int, int, int]:
     """Return ``(n1, n2, r)`` as ints with ``n1, n2 >= 1`` and ``1 <= r <= min(n1, n2)``."""
     n1 = integer("n1", n1, minimum=1)
     n2 = integer("n2", n2, minimum=1)
-    return n1, n2, integer("r", r, minimum=1, maximum=min(n1, n2))
+    r = integer("r", r, minimum=1)
+    if r > min(n1, n2):
+        raise ValueError(f"r must be at most min(n1, n2) = {min(n1, n2)} (n1 = {n1}, n2 = {n2}), got {r}")
+    return n1, n2, r
 
 
 def real(name: str, value, *, positive: bool = False, nonnegative: bool = False,
@@ -46,6 +49,20 @@ def real(name: str, value, *, positive: bool = False, nonnegative: bool = False,
     if below is not None and value >= below:
         raise ValueError(f"{name} must be < {below}, got {value}")
     return value
+
+
+def positive_values(name: str, value, *, size: int | None = None, distinct: bool = False,
+                    least: int = 1) -> list[float]:
+    """A sequence of finite values ``> 0``: exactly ``size`` of them if given, at least ``least``,
+    pairwise different if ``distinct``; returned as a list of floats."""
+    vals = sweep(name, value, lambda n, x: real(n, x, positive=True))
+    if size is not None and len(vals) != size:
+        raise ValueError(f"{name} must hold {size} values > 0, got {len(vals)}: {vals}")
+    if len(vals) < least:
+        raise ValueError(f"{name} must hold at least {least} values > 0, got {vals}")
+    if distinct and len(set(vals)) != len(vals):
+        raise ValueError(f"{name} must hold distinct values, got {vals}")
+    return vals
 
 
 def choice(name: str, value, allowed: Sequence[str]) -> str:

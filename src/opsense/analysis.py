@@ -13,7 +13,7 @@ import numpy as np
 from . import _validate as v
 
 __all__ = ["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
-           "rate_ratio", "effective_rank", "burn_in_time"]
+           "rate_ratio", "effective_rank", "burn_in_time", "signal_time"]
 
 
 @dataclass(frozen=True)
@@ -309,4 +309,31 @@ def burn_in_time(result: GDResult, sigma, *, rtol: float = 0.01) -> np.ndarray:
         raise ValueError(f"sigma has {r} values but the runs record {result.singular_values.shape[2]}")
     ok = np.all(np.abs(result.singular_values[:, :, :r] / sigma - 1.0) <= rtol, axis=2)
     return np.where(ok.any(axis=1), result.t[np.argmax(ok, axis=1)], np.nan).astype(float)
+
+
+
+def signal_time(alpha: float, *, eta: float, kappa: float, n: int) -> float:
+    """A generous estimate of the length of the signal phase, :math:`\\kappa\\ln(100n/(\\kappa\\alpha^2))/\\eta`.
+
+    The signal block starts with squared singular values of order :math:`\\alpha^2/n` and
+    grows like :math:`(1+\\eta\\sigma_r)^{2t}` up to :math:`\\sigma_r=1/\\kappa`; the estimate is about
+    twice that time (it is used only to refuse horizons that are too short).
+
+    Parameters
+    ----------
+    alpha : float > 0
+        Initialization scale.
+    eta : float > 0, keyword-only
+    kappa : float >= 1, keyword-only
+    n : int >= 1, keyword-only
+
+    Returns
+    -------
+    float
+    """
+    alpha = v.real("alpha", alpha, positive=True)
+    eta = v.real("eta", eta, positive=True)
+    kappa = v.real("kappa", kappa, positive=True)
+    n = v.integer("n", n, minimum=1)
+    return float(kappa * np.log(max(np.e, 100.0 * n / (kappa * alpha ** 2))) / eta)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["rounded", "glue_all", "presets_table"]
+__all__ = ["rounded", "glue_all", "presets_table", "timing"]
 
 
 def rounded(x, digits: int = 3):
@@ -61,3 +61,20 @@ def presets_table(presets: dict) -> str:
     rows = [["parameter", *names]] + [[k, *(str(presets[n][k]) for n in names)] for k in keys]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def timing(*experiments) -> str:
+    """The line a chapter's timing cell prints: the run time of its computations.
+
+    Parameters
+    ----------
+    *experiments : objects with a ``seconds`` attribute (float)
+        The chapter's experiments (dataclasses returned by its ``run`` functions).
+
+    Returns
+    -------
+    str
+    """
+    if not experiments or not all(isinstance(getattr(e, "seconds", None), (int, float)) for e in experiments):
+        raise ValueError("timing takes one or more experiments with a `seconds` attribute")
+    return f"run time of the chapter's computations: {sum(e.seconds for e in experiments):.1f} s"

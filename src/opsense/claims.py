@@ -35,12 +35,14 @@ from . import _validate as v
 
 __all__ = ["BASES", "VERDICTS", "MIME_TYPE", "Claim", "ClaimTable", "ClaimsFailed", "ClaimsDataError",
            "between", "at_most", "at_least", "close", "verdict_of", "format_value", "format_measured",
-           "evaluate_claims", "read_claims", "write_json_atomic"]
+           "evaluate_claims", "read_claims", "bundle_document", "write_json_atomic"]
 
 BASES = ("theory", "derived-on-page", "specification", "identity")
 VERDICTS = ("holds", "fails", "does not reproduce")
-#: The mime type of the machine-readable claims bundle in an executed notebook.
-MIME_TYPE = "application/vnd.opsense.claims+json"
+#: The mime type of the machine-readable claims bundle in an executed notebook. Its value is
+#: the JSON document as text (a ``text/`` type is stored as a string, so that nbval's
+#: sanitizers apply to it as to the rounded table; see :func:`bundle_document`).
+MIME_TYPE = "text/vnd.opsense.claims+json"
 SCHEMA = 1
 
 
@@ -374,7 +376,8 @@ class ClaimTable:
                 f"<p>{html.escape(summary_line(self.counts))}</p>")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": repr(self), "text/html": self._repr_html_(), MIME_TYPE: self.to_json()}
+        return {"text/plain": repr(self), "text/html": self._repr_html_(),
+                MIME_TYPE: json.dumps(self.to_json(), allow_nan=False)}
 
     def to_json(self) -> dict:
         return {"schema": SCHEMA, "chapter": self.chapter, "counts": self.counts,
@@ -452,6 +455,33 @@ def evaluate_claims(claims, *, chapter: str, parameters=None, results_dir: str |
         raise ClaimsFailed(f"{len(table.failed)} of {len(claims)} claims of chapter {chapter!r} fail:\n"
                            + "\n".join(lines))
     return table
+
+
+def bundle_document(data) -> dict:
+    """The claims document of a stored :data:`MIME_TYPE` output (text, lines of text, or a dict).
+
+    Parameters
+    ----------
+    data : str, list of str or dict
+        ``output["data"][MIME_TYPE]`` of an executed notebook.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ClaimsDataError
+        If the text is not JSON.
+    """
+    if isinstance(data, list):
+        data = "".join(data)
+    if isinstance(data, str):
+        try:
+            return json.loads(data)
+        except ValueError as err:
+            raise ClaimsDataError(f"the claims bundle is not valid JSON: {err}") from None
+    return data
 
 
 def _display_if_interactive(table) -> None:

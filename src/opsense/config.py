@@ -15,7 +15,9 @@ import numbers
 import os
 from types import SimpleNamespace
 
-__all__ = ["Parameters", "merge", "configure"]
+__all__ = ["Parameters", "merge", "configure", "parameter_check"]
+
+import functools
 
 
 def _check(name, value, like):
@@ -94,6 +96,32 @@ def merge(preset: str, presets: dict, *, results_dir=None, **given) -> Parameter
     if results_dir is not None and not isinstance(results_dir, (str, os.PathLike)):
         raise ValueError(f"parameter results_dir must be a path (string) or None, got {results_dir!r}")
     return Parameters(preset=preset, results_dir=None if results_dir is None else os.fspath(results_dir), **out)
+
+
+def parameter_check(check):
+    """Decorator for a chapter's ``check(P)``: every ``ValueError`` it raises starts with
+    ``"parameter "``, so that the generic checks of :mod:`opsense._validate` (``"n1 must be an
+    integer >= 1, got 0"``) speak of the chapter's parameter (``"parameter n1 must ..."``).
+
+    Parameters
+    ----------
+    check : callable
+        ``check(P)``, raising ``ValueError`` for an infeasible value.
+
+    Returns
+    -------
+    callable
+        The same check with its messages prefixed.
+    """
+    @functools.wraps(check)
+    def wrapped(P):
+        try:
+            return check(P)
+        except ValueError as err:
+            msg = str(err)
+            raise ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}") from None
+
+    return wrapped
 
 
 def configure(chapter, preset: str = "book", *, results_dir=None, **given) -> Parameters:

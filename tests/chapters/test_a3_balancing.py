@@ -81,7 +81,7 @@ def test_small_experiment_layout(small_exp):
     np.testing.assert_allclose(exp.result.imbalance_op[:, 0], exp.baseline, rtol=1e-10)
     assert np.all(exp.verification.lifted < 1e-12)
     assert "alpha" in ch.summary(exp) and "lifted" in ch.identities_table(exp)
-    assert ch.timing(exp).startswith("run time")
+    assert ops.book.timing(exp).startswith("run time")
 
 
 def test_claims_and_glue(small_exp):

@@ -121,7 +121,7 @@ def test_small_experiments(small):
     assert options.rates.shape == (4,) and options.at_trigger.shape == (2,)
     assert pd.test_error.shape == (3, 2, 2)
     assert "lambda_min" in ch.readings_summary(readings) and "vanilla" in ch.options_summary(options)
-    assert ch.timing(readings, options, pd).startswith("run time")
+    assert ops.book.timing(readings, options, pd).startswith("run time")
 
 
 def test_claims_and_glue(small):

@@ -75,8 +75,8 @@ def test_claims_of_a_small_case_have_a_basis(small):
     P, runs, reports, rates, step = small
     assert np.all(runs.T1 > 0) and all(q is not None for q in reports)
     claims = ch.claims(runs, step, rates)
-    assert [c.id for c in claims] == ["B4.product", "B4.lift", "B4.spectrum", "B4.jump", "B4.alpha-free",
-                                      "B4.vs-exact", "B4.speedup"]
+    assert [c.id for c in claims] == ["b4.product", "b4.lift", "b4.spectrum", "b4.jump", "b4.alpha-free",
+                                      "b4.vs-exact", "b4.speedup"]
     assert all(c.basis in BASES and isinstance(c.measured, float) for c in claims)
     assert all(c.holds for c in claims if c.basis == "identity")
     glued = ch.glue_values(runs, step, rates)

@@ -68,7 +68,7 @@ def _first(kind: str):
 @pytest.mark.parametrize("argv, message", [
     (["run", "no_such_chapter"], r"unknown chapter 'no_such_chapter'.*known chapters: " + NAMES[0]),
     (["run", NAMES[0], "-p", "no_such_parameter", "1"], r"has no parameter 'no_such_parameter'; its parameters: preset"),
-    (["run", NAMES[0], "-p", "seed", "1.5"], r"parameter seed \(int\) must be an integer, got '1.5'"),
+    (["run", NAMES[0], "-p", "seed", "1.5"], r"parameter seed \(Optional\[int\]\) must be an integer or None, got '1.5'"),
     (["run", NAMES[0], "-p", "seed", "-1"], r"seed must be an integer >= 0, got -1"),
     (["run", NAMES[0], "--preset", "huge"], r"parameter preset must be one of 'book', 'paper'; got 'huge'"),
     (["run", NAMES[0], "-p", "results_dir", "x"], r"results_dir is set by the runner"),

@@ -47,7 +47,7 @@ def test_committed_claims_are_read_back_as_data_not_from_the_html():
     stored = nb.cells[1].outputs[0]["data"]
     stored["text/html"] = "<table class='opsense-claims'>garbage</table>"
     assert report.committed_claims(nb)[0] == table.claims              # the HTML is never read
-    del stored["application/vnd.opsense.claims+json"]
+    del stored[ops.claims.MIME_TYPE]
     assert report.committed_claims(nb) == ([], "no claims in the committed notebook")
     assert report.chapter_results(nb) == [report.Result("theorem", "Paper B, Theorem 1.3 (informal)", "thm-b")]
 

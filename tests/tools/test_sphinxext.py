@@ -7,6 +7,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import json as _json
+
 from opsense.claims import MIME_TYPE
 from opsense.tools import report
 
@@ -55,9 +57,11 @@ def test_the_page_follows_a_changed_record_and_a_changed_chapter(book):
     nb = nbformat.read(root / "book" / "rip.ipynb", as_version=4)
     for cell in nb.cells:
         for o in cell.get("outputs", []):
-            doc = (o.get("data") or {}).get(MIME_TYPE)
-            if doc:
+            text = (o.get("data") or {}).get(MIME_TYPE)
+            if text:
+                doc = _json.loads(text)
                 doc["claims"][0].update(measured=-0.9, verdict="fails")
+                o["data"][MIME_TYPE] = _json.dumps(doc)
     nbformat.write(nb, root / "book" / "rip.ipynb")
     page = _build(src, out)                        # incremental: only the chapter changed
     assert "3 claims: 2 hold, 1 fail, 0 do not reproduce" in page and "-0.9" in page

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..book import rounded
+from ..config import parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_least, at_most, between
 from ..engine.gd import GDResult, run_gd, step_sizes
@@ -61,6 +63,9 @@ def _horizon(alpha_min: float, eta: float, sigma_r: float) -> int:
     return int(math.ceil(2.0 * escape)) + 100
 
 
+
+
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -75,14 +80,6 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts ``"parameter <name> must"``.
     """
-    try:
-        _check(P)
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}") from None
-
-
-def _check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
     sigma = v.sweep("sigma", P.sigma, lambda n, x: v.real(n, x, positive=True))
     if len(sigma) != r:
@@ -416,11 +413,6 @@ def exponent_summary(exp: Experiment) -> str:
     return f"gamma per seed: {np.round(g, 2).tolist()}, mean {g.mean():.2f}, std {g.std(ddof=1):.2f}"
 
 
-def _sig(x: float, digits: int) -> float:
-    """``x`` rounded to ``digits`` significant digits (as the prose shows it)."""
-    return float(f"{float(x):.{digits - 1}e}")
-
-
 def glue_values(exp: Experiment) -> dict:
     """The numbers the chapter's prose quotes, by glue name (rounded as the prose shows them).
 
@@ -441,15 +433,15 @@ def glue_values(exp: Experiment) -> dict:
         "a1_runs": int(sw.result.batch_size), "a1_iters": exp.iters, "a1_n_seeds": int(len(sw.seeds)),
         "a1_alpha_max": float(sw.alphas[0]), "a1_alpha_min": float(sw.alphas[j_small]),
         "a1_alpha_fit_max": exp.alpha_fit_max, "a1_sigma_r": sigma_r,
-        "a1_loss_large": _sig(sw.train_loss[:, 0].max(), 2),
-        "a1_err_large": _sig(sw.test_error[:, 0].min(), 2),
-        "a1_sv_extra_large": _sig(sw.sigma_extra[:, 0].min(), 2),
-        "a1_err_small": _sig(sw.test_error[:, j_small].max(), 2),
+        "a1_loss_large": rounded(sw.train_loss[:, 0].max(), 2),
+        "a1_err_large": rounded(sw.test_error[:, 0].min(), 2),
+        "a1_sv_extra_large": rounded(sw.sigma_extra[:, 0].min(), 2),
+        "a1_err_small": rounded(sw.test_error[:, j_small].max(), 2),
         "a1_gamma_mean": round(float(g.mean()), 2), "a1_gamma_std": round(float(g.std(ddof=1)), 2),
         "a1_gamma_min": round(float(g.min()), 2), "a1_gamma_max": round(float(g.max()), 2),
         "a1_gamma_r2": round(min(f.r2 for f in exp.fits), 3),
         "a1_monotone_violations": int(np.count_nonzero(~sw.monotone())),
-        "a1_err_exact": _sig(sw.exact_error.max(), 1),
+        "a1_err_exact": rounded(sw.exact_error.max(), 1),
         "a1_rho": round(rho, 2), "a1_rho_ratio": round(rho / sigma_r, 2),
         "a1_p3": round(2 * (1 - rho / sigma_r), 2),
     }

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..config import parameter_check
 from ..analysis import Fit, fit_line, fit_rate, hitting_time
 from ..claims import Claim, at_most, between, close
 from ..engine.gd import GDResult, run_gd
@@ -64,6 +65,9 @@ def _horizon(alpha_min: float, eta: float, sigma_r: float) -> int:
     return int(math.ceil(1.25 * math.log(1.0 / alpha_min) / math.log1p(eta * sigma_r))) + 20
 
 
+
+
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -78,14 +82,6 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts ``"parameter <name> must"``.
     """
-    try:
-        _check(P)
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}") from None
-
-
-def _check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
     if r < 2:
         raise ValueError(f"parameter r must be >= 2 (the chapter times the second direction), got {r}")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..book import rounded
+from ..config import parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_most, between, close
 from ..engine.factors import dilation, imbalance, imbalance_increment, initial_factors, lifted_step, residual_matrix
@@ -35,7 +37,7 @@ from ..engine.problems import Problem, check_factor_pair, check_problem, make_pr
 from ..plotting import figure, param_label, plot_power_fit, value_ticks
 
 __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "LiftedVerification", "verify_lifted", "Balancing",
-           "run", "identities_table", "summary", "timing", "glue_values", "claims", "plot_balancing"]
+           "run", "identities_table", "summary", "glue_values", "claims", "plot_balancing"]
 
 #: Parameter sets: ``book`` (20 x 30, rank 2, a few seconds) and ``paper`` (50 x 50, rank 3).
 PRESETS = {
@@ -59,11 +61,6 @@ RECORD_EVERY = 10
 NOISE_FLOOR = 1e-14
 
 
-def _parameter_error(err: ValueError) -> ValueError:
-    msg = str(err)
-    return ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}")
-
-
 def _runs(P):
     """The runs of the batch: ``(alpha, eta)`` of the alpha sweep (decreasing alpha), then of the eta sweep."""
     alphas = sorted((float(a) for a in P.alphas), reverse=True)
@@ -77,6 +74,9 @@ def _problems(P) -> tuple[Problem, Problem]:
     return gauss, ident
 
 
+
+
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -90,17 +90,8 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts ``"parameter <name> must"``.
     """
-    try:
-        _check(P)
-    except ValueError as err:
-        raise _parameter_error(err) from None
-
-
-def _check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
-    sig = v.array("sigma", P.sigma, ndim=1)
-    if sig.size != r or np.any(sig <= 0):
-        raise ValueError(f"sigma must hold r = {r} positive values, got {sig.tolist()}")
+    v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
     k = v.integer("k", P.k, minimum=r)
     v.integer("seed", P.seed, minimum=0)
@@ -368,21 +359,6 @@ def summary(exp: Balancing) -> str:
                      f"{exp.ratio[b] - 1:>9.1e} {exp.drift[b]:>9.2e} {res.rel_error[b, -1]:>9.1e}")
     return "\n".join(lines)
 
-def timing(*experiments) -> str:
-    """The line the timing cell prints: the run time of the chapter's computations.
-
-    Parameters
-    ----------
-    *experiments : experiment results
-        The chapter's experiments, each with a ``seconds`` attribute.
-
-    Returns
-    -------
-    str
-    """
-    return f"run time of the chapter's computations: {sum(e.seconds for e in experiments):.1f} s"
-
-
 def glue_values(exp: Balancing) -> dict:
     """The numbers the chapter's prose quotes, by glue name (rounded as the page shows them).
 
@@ -394,28 +370,25 @@ def glue_values(exp: Balancing) -> dict:
     -------
     dict of str to float, int or str
     """
-    def rnd(x, d=3):
-        return float(f"{x:.{d}g}")
-
     c, res = exp.verification, exp.result
     ia, ie, small = exp.alpha_runs, exp.eta_runs, exp.small
     etas = res.eta[ie]
     peak = exp.peak[ie]
     return {
         "a3_lifted_err": _bound(c.lifted.max()), "a3_identity_err": _bound(c.identity.max()),
-        "a3_inc_min": rnd(c.increment.min(), 2), "a3_inc_max": rnd(c.increment.max(), 2),
-        "a3_c0": rnd(exp.c0), "a3_alpha_max": float(res.alpha[ia[0]]), "a3_alpha_min": float(res.alpha[ia[-1]]),
-        "a3_eta": float(res.eta[ia[0]]), "a3_ratio_max_alpha": rnd(exp.ratio[ia[0]], 4),
-        "a3_drift_alpha_min": rnd(exp.drift[ia].min(), 2), "a3_drift_alpha_max": rnd(exp.drift[ia].max(), 2),
-        "a3_relchange_alpha_min": rnd(100 * abs(exp.ratio[ia[-1]] - 1), 2),
-        "a3_alpha_small": float(res.alpha[ie[0]]), "a3_slope": rnd(exp.fit.slope),
-        "a3_slope_r2": rnd(exp.fit.r2, 5), "a3_drift_per_mu": rnd(float(np.exp(exp.fit.intercept)), 2),
-        "a3_y2": rnd(float(exp.problem.y @ exp.problem.y)),
-        "a3_final_coupling": rnd(exp.final[small].max(), 2), "a3_final_coupling_large": rnd(exp.final[ia[0]], 2),
-        "a3_peak_control": rnd(max(exp.peak_control[ie].max(), 1e-300), 2),
-        "a3_peak_min": rnd(peak.min(), 2), "a3_peak_max": rnd(peak.max(), 2),
+        "a3_inc_min": rounded(c.increment.min(), 2), "a3_inc_max": rounded(c.increment.max(), 2),
+        "a3_c0": rounded(exp.c0), "a3_alpha_max": float(res.alpha[ia[0]]), "a3_alpha_min": float(res.alpha[ia[-1]]),
+        "a3_eta": float(res.eta[ia[0]]), "a3_ratio_max_alpha": rounded(exp.ratio[ia[0]], 4),
+        "a3_drift_alpha_min": rounded(exp.drift[ia].min(), 2), "a3_drift_alpha_max": rounded(exp.drift[ia].max(), 2),
+        "a3_relchange_alpha_min": rounded(100 * abs(exp.ratio[ia[-1]] - 1), 2),
+        "a3_alpha_small": float(res.alpha[ie[0]]), "a3_slope": rounded(exp.fit.slope),
+        "a3_slope_r2": rounded(exp.fit.r2, 5), "a3_drift_per_mu": rounded(float(np.exp(exp.fit.intercept)), 2),
+        "a3_y2": rounded(float(exp.problem.y @ exp.problem.y)),
+        "a3_final_coupling": rounded(exp.final[small].max(), 2), "a3_final_coupling_large": rounded(exp.final[ia[0]], 2),
+        "a3_peak_control": rounded(max(exp.peak_control[ie].max(), 1e-300), 2),
+        "a3_peak_min": rounded(peak.min(), 2), "a3_peak_max": rounded(peak.max(), 2),
         "a3_peak_vs_spec": "above" if peak.max() > 0.05 else "below",
-        "a3_peak_spread": rnd(peak.max() / peak.min()), "a3_mu_range": rnd(etas.max() / etas.min()),
+        "a3_peak_spread": rounded(peak.max() / peak.min()), "a3_mu_range": rounded(etas.max() / etas.min()),
     }
 
 

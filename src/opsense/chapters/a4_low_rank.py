@@ -16,13 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..book import rounded
+from ..config import parameter_check
 from ..analysis import Fit, effective_rank, fit_power
 from ..claims import Claim, at_least, at_most, between, close
 from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, make_problem
 from ..plotting import figure, param_label, plot_power_fit
 
-__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "LowRank", "run", "summary", "exponent_line", "timing",
+__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "LowRank", "run", "summary", "exponent_line",
            "glue_values", "claims", "plot_low_rank"]
 
 ALPHAS = [10.0 ** -e for e in range(2, 7)]   # 1e-2 ... 1e-6
@@ -46,11 +48,9 @@ RECORD_EVERY = 10
 LOSS_FLOOR = 1e-20
 
 
-def _parameter_error(err: ValueError) -> ValueError:
-    msg = str(err)
-    return ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}")
 
 
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -64,19 +64,10 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts ``"parameter <name> must"``.
     """
-    try:
-        _check(P)
-    except ValueError as err:
-        raise _parameter_error(err) from None
-
-
-def _check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
     if r >= min(n1, n2):
         raise ValueError(f"r must be < min(n1, n2) = {min(n1, n2)} (the tail sigma_(r+1) is measured), got {r}")
-    sig = v.array("sigma", P.sigma, ndim=1)
-    if sig.size != r or np.any(sig <= 0):
-        raise ValueError(f"sigma must hold r = {r} positive values, got {sig.tolist()}")
+    v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
     k = v.integer("k", P.k, minimum=1)
     if k < max(n1, n2):
@@ -231,21 +222,6 @@ def exponent_line(exp: LowRank) -> str:
     return (f"fitted exponent {f.slope:.3f} ± {f.stderr:.3f} (R^2 = {f.r2:.4f}); "
             f"heuristic 2(1 - rho) = {2 * (1 - exp.rho):.3f}")
 
-def timing(*experiments) -> str:
-    """The line the timing cell prints: the run time of the chapter's computations.
-
-    Parameters
-    ----------
-    *experiments : experiment results
-        The chapter's experiments, each with a ``seconds`` attribute.
-
-    Returns
-    -------
-    str
-    """
-    return f"run time of the chapter's computations: {sum(e.seconds for e in experiments):.1f} s"
-
-
 def glue_values(exp: LowRank) -> dict:
     """The numbers the chapter's prose quotes, by glue name (rounded as the page shows them).
 
@@ -257,21 +233,18 @@ def glue_values(exp: LowRank) -> dict:
     -------
     dict of str to float, int or str
     """
-    def rnd(x, d=3):
-        return float(f"{x:.{d}g}")
-
     res, erank, tail = exp.result, exp.erank, exp.tail
     i_min, i_large = exp.i_min, exp.i_large
     ok = [float(res.alpha[b]) for b in exp.small if erank[b, -1] == exp.r]
     return {
         "a4_alpha_min": float(res.alpha[i_min]), "a4_alpha_max": float(res.alpha[0]), "a4_r": exp.r,
-        "a4_top_err": rnd(exp.top_err[i_min], 2), "a4_test_min": rnd(res.rel_error[i_min, -1], 2),
-        "a4_tail_max": rnd(tail[0], 2), "a4_tail_min": rnd(tail[i_min], 2),
-        "a4_gamma": rnd(exp.fit.slope), "a4_gamma_se": rnd(exp.fit.stderr, 2), "a4_r2": rnd(exp.fit.r2, 4),
-        "a4_gamma_heur": rnd(2 * (1 - exp.rho), 2), "a4_erank0": int(erank[:, 0].min()),
+        "a4_top_err": rounded(exp.top_err[i_min], 2), "a4_test_min": rounded(res.rel_error[i_min, -1], 2),
+        "a4_tail_max": rounded(tail[0], 2), "a4_tail_min": rounded(tail[i_min], 2),
+        "a4_gamma": rounded(exp.fit.slope), "a4_gamma_se": rounded(exp.fit.stderr, 2), "a4_r2": rounded(exp.fit.r2, 4),
+        "a4_gamma_heur": rounded(2 * (1 - exp.rho), 2), "a4_erank0": int(erank[:, 0].min()),
         "a4_erank_small": int(erank[i_min, -1]), "a4_alpha_rank_ok": max(ok) if ok else float("nan"),
         "a4_alpha_large": float(res.alpha[i_large]), "a4_loss_large": _loss_text(res.loss[i_large, -1]),
-        "a4_test_large": rnd(res.rel_error[i_large, -1], 2), "a4_tail_large": rnd(tail[i_large], 2),
+        "a4_test_large": rounded(res.rel_error[i_large, -1], 2), "a4_tail_large": rounded(tail[i_large], 2),
         "a4_erank_large": int(erank[i_large, -1]),
     }
 

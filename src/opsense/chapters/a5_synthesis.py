@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..book import rounded
+from ..config import parameter_check
 from ..analysis import Fit, fit_rate
 from ..claims import Claim, at_least, at_most, between
 from ..engine.factors import imbalance, initial_factors
@@ -33,7 +35,7 @@ from ..plotting import figure, param_label
 
 __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "MAX_STEPS", "check", "Readings", "run_readings",
            "readings_summary", "Options", "run_options", "options_summary", "PhaseDiagram", "phase_diagram",
-           "run_phase_diagram", "phase_summary", "timing", "glue_values", "claims", "plot_options",
+           "run_phase_diagram", "phase_summary", "glue_values", "claims", "plot_options",
            "plot_phase_diagram"]
 
 #: Parameter sets: ``book`` (20 x 30, rank 2, several seconds) and ``paper`` (50 x 50, rank 3).
@@ -66,15 +68,13 @@ FLOOR = 1e-12
 RATE_FLOOR = 1e-13
 
 
-def _parameter_error(err: ValueError) -> ValueError:
-    msg = str(err)
-    return ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}")
-
-
 def _m_values(ratios, r: int, n1: int, n2: int) -> list[int]:
     return [max(1, int(round(x * r * (n1 + n2)))) for x in ratios]
 
 
+
+
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -88,17 +88,8 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts ``"parameter <name> must"``.
     """
-    try:
-        _check(P)
-    except ValueError as err:
-        raise _parameter_error(err) from None
-
-
-def _check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
-    sig = v.array("sigma", P.sigma, ndim=1)
-    if sig.size != r or np.any(sig <= 0):
-        raise ValueError(f"sigma must hold r = {r} positive values, got {sig.tolist()}")
+    v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
     k_b = v.integer("k_b", P.k_b, minimum=1)
     k = v.integer("k", P.k, minimum=1)
@@ -456,8 +447,10 @@ def phase_diagram(n1: int, n2: int, r: int, *, sigma, ratios, ks, n_seeds: int, 
     Haar singular vectors, singular values ``sigma``) and its own initialization
     (:func:`opsense.initial_factors`, nested in ``k``). For each ``(m, s)`` one call of
     :func:`opsense.run_gd` runs every width, with the step size
-    ``eta_scale / sigma_1(A*(y))`` of that problem. A run that diverges
-    (:class:`opsense.DivergenceError`) counts as a failure (test error ``inf``).
+    ``eta_scale / sigma_1(A*(y))`` of that problem; all the seeds of one ``m`` advance
+    together in one batched call (a list of problems sharing the operator). A run that
+    diverges (:class:`opsense.DivergenceError`) counts as a failure (test error ``inf``):
+    then the seeds of that ``m`` are run again one by one to find it.
 
     Parameters
     ----------
@@ -512,12 +505,20 @@ def phase_diagram(n1: int, n2: int, r: int, *, sigma, ratios, ks, n_seeds: int, 
     targets = [low_rank_target(n1, n2, r, sigma=sig, seed=ts) for ts in tseeds]
     errors = np.empty((len(ms_), len(kk), n_seeds))
     etas = np.empty((len(ms_), n_seeds))
+    K = len(kk)
     for i, m in enumerate(ms_):
         op = SensingOperator.from_matrix(master[:m] / np.sqrt(m), n1, n2)
-        for s in range(n_seeds):
-            prob = Problem.from_parts(targets[s], op)
-            etas[i, s] = eta_scale / float(prob.spectral_sigma[0])
-            errors[i, :, s] = _final_errors(prob, kk, alpha=alpha, eta=etas[i, s], iters=iters, seed=iseeds[s])
+        probs = [Problem.from_parts(targets[s], op) for s in range(n_seeds)]
+        etas[i] = [eta_scale / float(p.spectral_sigma[0]) for p in probs]
+        try:   # every (seed, width) of this m in one batched engine call, seed-major
+            res = run_gd([p for p in probs for _ in kk], k=kk * n_seeds, alpha=alpha,
+                         eta=np.repeat(etas[i], K).tolist(), iters=iters,
+                         seed=[iseeds[s] for s in range(n_seeds) for _ in kk], record_every=iters)
+            errors[i] = res.rel_error[:, -1].reshape(n_seeds, K).T
+        except DivergenceError:
+            for s in range(n_seeds):
+                errors[i, :, s] = _final_errors(probs[s], kk, alpha=alpha, eta=etas[i, s], iters=iters,
+                                                seed=iseeds[s])
     return PhaseDiagram(np.asarray(rat), np.asarray(ms_), np.asarray(kk), np.asarray(tseeds), errors, etas,
                         tol, r, n1, n2, np.sort(sig)[::-1], time.perf_counter() - start)
 
@@ -564,21 +565,6 @@ def phase_summary(pd: PhaseDiagram) -> str:
 
 
 
-def timing(*experiments) -> str:
-    """The line the timing cell prints: the run time of the chapter's computations.
-
-    Parameters
-    ----------
-    *experiments : experiment results
-        The chapter's experiments, each with a ``seconds`` attribute.
-
-    Returns
-    -------
-    str
-    """
-    return f"run time of the chapter's computations: {sum(e.seconds for e in experiments):.1f} s"
-
-
 # ---------------------------------------------------------------------------- glue and claims
 def glue_values(readings: Readings, options: Options, pd: PhaseDiagram) -> dict:
     """The numbers the chapter's prose quotes, by glue name (rounded as the page shows them).
@@ -593,9 +579,6 @@ def glue_values(readings: Readings, options: Options, pd: PhaseDiagram) -> dict:
     -------
     dict of str to float, int or str
     """
-    def rnd(x, d=3):
-        return float(f"{x:.{d}g}")
-
     rb, van, fix = readings, options.vanilla, options.fixed
     rates = options.rates
     trans = pd.transition(0.5)
@@ -603,22 +586,22 @@ def glue_values(readings: Readings, options: Options, pd: PhaseDiagram) -> dict:
     finite = trans[np.isfinite(trans)]
     a_small, a_large = float(van.alpha[0]), float(van.alpha[1])
     return {
-        "a5_imb_max": rnd(rb.imbalance_max, 2), "a5_lam0_rel": rnd(rb.lam0 / rb.alpha ** 2, 3),
-        "a5_lam_ratio": rnd(rb.lamT / rb.lam0, 3), "a5_drift_b": rnd(rb.drift, 2), "a5_lam0": rnd(rb.lam0, 2),
-        "a5_late_b": rnd(rb.late.estimate, 2), "a5_late_b_rel": rnd(rb.late.estimate / (rb.eta * rb.lam0), 2),
+        "a5_imb_max": rounded(rb.imbalance_max, 2), "a5_lam0_rel": rounded(rb.lam0 / rb.alpha ** 2, 3),
+        "a5_lam_ratio": rounded(rb.lamT / rb.lam0, 3), "a5_drift_b": rounded(rb.drift, 2), "a5_lam0": rounded(rb.lam0, 2),
+        "a5_late_b": rounded(rb.late.estimate, 2), "a5_late_b_rel": rounded(rb.late.estimate / (rb.eta * rb.lam0), 2),
         "a5_k": int(van.k[2]), "a5_kb": int(van.k[0]), "a5_eta": float(fix.eta[0]),
-        "a5_test_small_A": rnd(van.rel_error[2, -1], 2), "a5_test_large_A": rnd(van.rel_error[3, -1], 2),
+        "a5_test_small_A": rounded(van.rel_error[2, -1], 2), "a5_test_large_A": rounded(van.rel_error[3, -1], 2),
         "a5_res_large_A": _txt(van.residual[3, -1]), "a5_trig_A": int(fix.rebalanced_at[1]),
-        "a5_at_trig_A": rnd(options.at_trigger[1], 2), "a5_test_fix_A": rnd(fix.rel_error[1, -1], 2),
+        "a5_at_trig_A": rounded(options.at_trigger[1], 2), "a5_test_fix_A": rounded(fix.rel_error[1, -1], 2),
         "a5_res_fix_A": _txt(fix.residual[1, -1]),
-        "a5_rate_small_B": rnd(rates[0], 2), "a5_rate_large_B": rnd(rates[1], 2),
-        "a5_alpha_ratio2": rnd((a_large / a_small) ** 2, 2), "a5_trig_B": int(fix.rebalanced_at[0]),
-        "a5_test_fix_B": _txt(fix.rel_error[0, -1]), "a5_test_small_B": rnd(van.rel_error[0, -1], 2),
-        "a5_max_drop": rnd(pd.largest_drop().max(), 2),
-        "a5_trans_min": rnd(finite.min()) if finite.size else float("nan"),
-        "a5_trans_max": rnd(finite.max()) if finite.size else float("nan"),
-        "a5_dof": rnd((n1 + n2 - r) / (n1 + n2)), "a5_theory": rnd(kappa ** 8 * r),
-        "a5_theory_over_entries": rnd(kappa ** 8 * r ** 2 * (n1 + n2) / (n1 * n2), 2),
+        "a5_rate_small_B": rounded(rates[0], 2), "a5_rate_large_B": rounded(rates[1], 2),
+        "a5_alpha_ratio2": rounded((a_large / a_small) ** 2, 2), "a5_trig_B": int(fix.rebalanced_at[0]),
+        "a5_test_fix_B": _txt(fix.rel_error[0, -1]), "a5_test_small_B": rounded(van.rel_error[0, -1], 2),
+        "a5_max_drop": rounded(pd.largest_drop().max(), 2),
+        "a5_trans_min": rounded(finite.min()) if finite.size else float("nan"),
+        "a5_trans_max": rounded(finite.max()) if finite.size else float("nan"),
+        "a5_dof": rounded((n1 + n2 - r) / (n1 + n2)), "a5_theory": rounded(kappa ** 8 * r),
+        "a5_theory_over_entries": rounded(kappa ** 8 * r ** 2 * (n1 + n2) / (n1 * n2), 2),
     }
 
 

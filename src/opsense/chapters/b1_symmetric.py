@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..analysis import burn_in_time, fit_line, fit_power, late_rate
+from ..config import parameter_check
+from ..analysis import burn_in_time, fit_line, fit_power, late_rate, signal_time
 from ..claims import Claim, at_most, between, close
 from ..engine.factors import initial_factors
 from ..engine.gd import GDResult, run_gd
@@ -30,7 +31,7 @@ from ..plotting import figure, param_label, plot_curves
 
 __all__ = ["PRESETS", "FLOOR", "check", "cubic_recursion", "cubic_tail", "cubic_bound_excess",
            "redundant_singular_values", "tail_constant", "plateau_ratio_samples", "local_rate_symmetric",
-           "record_interval", "signal_time", "Problems", "SensingRuns", "FactorizationRuns", "ExactRates",
+           "record_interval", "Problems", "SensingRuns", "FactorizationRuns", "ExactRates",
            "Mechanism", "Tails", "Plateaus", "Checks", "problems", "run_sensing", "run_factorization",
            "exact_rates", "mechanism", "tails", "plateaus", "describe", "summary_exact", "summary_mechanism",
            "summary_tails", "summary_plateaus", "glue_values", "glue_fits", "claims", "plot_sensing",
@@ -63,6 +64,7 @@ MAX_ITERS = 2_000_000
 PLATEAU_SAMPLES = 20000
 
 
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -130,30 +132,6 @@ def check(P) -> None:
         raise ValueError(f"parameter seed must be an integer >= 0, got {P.seed}")
 
 
-def signal_time(alpha: float, *, eta: float, kappa: float, n: int) -> float:
-    """A generous estimate of the length of the signal phase, :math:`\\kappa\\ln(100n/(\\kappa\\alpha^2))/\\eta`.
-
-    The signal block starts with squared singular values of order :math:`\\alpha^2/n` and
-    grows like :math:`(1+\\eta\\sigma_r)^{2t}` up to :math:`\\sigma_r=1/\\kappa`; the estimate is about
-    twice that time (it is used only to refuse horizons that are too short).
-
-    Parameters
-    ----------
-    alpha : float > 0
-        Initialization scale.
-    eta : float > 0, keyword-only
-    kappa : float >= 1, keyword-only
-    n : int >= 1, keyword-only
-
-    Returns
-    -------
-    float
-    """
-    alpha = v.real("alpha", alpha, positive=True)
-    eta = v.real("eta", eta, positive=True)
-    kappa = v.real("kappa", kappa, positive=True)
-    n = v.integer("n", n, minimum=1)
-    return float(kappa * np.log(max(np.e, 100.0 * n / (kappa * alpha ** 2))) / eta)
 
 
 # ---------------------------------------------------------------------------- the cubic recursion
@@ -953,37 +931,37 @@ def claims(ch: Checks) -> list[Claim]:
     ex, me, tl, pl = ch.exact, ch.mechanism, ch.tails, ch.plateaus
     coupling = "2%: O(alpha^2 / sigma_r) coupling after the signal phase"
     out = [
-        close("B1.exact-factorization-rate", "k = r, factorization: rate of the squared error",
+        close("b1.exact-factorization-rate", "k = r, factorization: rate of the squared error",
               ex.rate["factorization"], ex.pred["factorization"], rtol=0.01, basis="derived-on-page",
               tolerance="1%: -2 ln(1 - eta sigma_r)"),
-        between("B1.exact-sensing-linear", "k = r, sensing: semilog fit R^2", ex.r2["sensing"], 0.999, 1.0,
+        between("b1.exact-sensing-linear", "k = r, sensing: semilog fit R^2", ex.r2["sensing"], 0.999, 1.0,
                 basis="theory", tolerance="straight semilog line (linear convergence)"),
-        between("B1.exact-sensing-rate", "k = r, sensing: rate / linearized rate",
+        between("b1.exact-sensing-rate", "k = r, sensing: rate / linearized rate",
                 ex.rate["sensing"] / ex.pred["sensing"], 0.95, 1.2, basis="derived-on-page",
                 tolerance="-5% fit noise, +20% faster modes left in the window"),
-        between("B1.mechanism-eigenvalues", "factorization, k > r: redundant eigenvalues vs cubic recursion, "
+        between("b1.mechanism-eigenvalues", "factorization, k > r: redundant eigenvalues vs cubic recursion, "
                 "t >= 2 t_b", me.dev_sv, 0.0, 0.02, basis="derived-on-page", tolerance=coupling),
-        between("B1.mechanism-error", "factorization, k > r: squared error vs (star), t >= 2 t_b",
+        between("b1.mechanism-error", "factorization, k > r: squared error vs (star), t >= 2 t_b",
                 me.dev_err, 0.0, 0.02, basis="derived-on-page", tolerance=coupling),
-        at_most("B1.proposition-bounds", "largest excess of the cubic recursion over the bounds of the "
+        at_most("b1.proposition-bounds", "largest excess of the cubic recursion over the bounds of the "
                 "proposition, relative to u_t", me.bound_excess, 1e-9, basis="derived-on-page",
                 tolerance="exact (proved); rounding 1e-9"),
     ]
     for k, c, p, s in zip(tl.ks, tl.const, tl.pred, tl.slope):
         out += [
-            close(f"B1.tail-constant-k{k}", f"factorization, k = {k}: lim eta^2 t^2 err", c, p, rtol=0.03,
+            close(f"b1.tail-constant-k{k}", f"factorization, k = {k}: lim eta^2 t^2 err", c, p, rtol=0.03,
                   basis="derived-on-page", tolerance="3%: limit (k - r)/4, proved"),
-            between(f"B1.tail-slope-k{k}", f"sensing, k = {k}: log-log slope of err, [5/(eta alpha^2), T]",
+            between(f"b1.tail-slope-k{k}", f"sensing, k = {k}: log-log slope of err, [5/(eta alpha^2), T]",
                     s, -2.2, -1.6, basis="theory", tolerance="1/t^2 tail, approached from above under RIP"),
         ]
     for k, a, f, fl, o in zip(pl.ks, pl.alphas, pl.formula, pl.flat, pl.order):
         tag, which = f"k{k}-a{a:g}", f"k = {k}, alpha = {a:g}"
         out += [
-            close(f"B1.plateau-formula-{tag}", f"{which}: err(t_p) / (star)(t_p)", f, 1.0, rtol=0.02,
+            close(f"b1.plateau-formula-{tag}", f"{which}: err(t_p) / (star)(t_p)", f, 1.0, rtol=0.02,
                   basis="derived-on-page", tolerance=coupling),
-            between(f"B1.plateau-flat-{tag}", f"{which}: err(t_p) / sum_j s_j0^4", fl, 0.5, 1.02,
+            between(f"b1.plateau-flat-{tag}", f"{which}: err(t_p) / sum_j s_j0^4", fl, 0.5, 1.02,
                     basis="derived-on-page", tolerance="(star): (1 + 2 eta t_p s^2)^-2 >= 1/2 on the plateau"),
-            between(f"B1.plateau-order-{tag}", f"{which}: err(t_p) / ((k - r) alpha^4)", o, 1 / 20, 20,
+            between(f"b1.plateau-order-{tag}", f"{which}: err(t_p) / ((k - r) alpha^4)", o, 1 / 20, 20,
                     basis="specification", tolerance=f"init distribution: P(outside) <= {pl.p_out:.1e}"),
         ]
     return out

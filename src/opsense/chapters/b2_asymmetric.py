@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..analysis import Fit, burn_in_time, fit_power, fit_rate, late_rate, rate_ratio
+from ..config import parameter_check
+from ..analysis import Fit, burn_in_time, fit_power, fit_rate, late_rate, rate_ratio, signal_time
 from ..claims import Claim, at_most, between, close
 from ..engine.gd import GDResult, run_gd
 from ..engine.operators import SensingOperator
@@ -62,6 +63,7 @@ MAX_ITERS = 2_000_000
 MAX_SCALES = 20
 
 
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -108,7 +110,7 @@ def check(P) -> None:
         if bad:
             raise ValueError(f"parameter {name} must have eta * alpha**2 <= {MAX_SCALE:g} (a small "
                              f"initialization; the toy's rate within 2%), got {bad} with eta = {P.eta:g}")
-    sig = lambda a: _signal_time(a, eta=P.eta, kappa=P.kappa, n=n)  # noqa: E731
+    sig = lambda a: signal_time(a, eta=P.eta, kappa=P.kappa, n=n)  # noqa: E731
     v.at_least("iters_exact", P.iters_exact, max(200, 4 * sig(min(P.alphas_exact))),
                "the late fit after the signal phase of the smallest of alphas_exact")
     for name in ("alphas", "alphas_toy"):
@@ -129,9 +131,6 @@ def check(P) -> None:
         raise ValueError(f"parameter seed must be an integer >= 0, got {P.seed}")
 
 
-def _signal_time(alpha, *, eta, kappa, n) -> float:
-    """A generous estimate of the signal phase, ``kappa ln(100 n / (kappa alpha^2)) / eta`` (horizon checks)."""
-    return float(kappa * np.log(max(np.e, 100.0 * n / (kappa * alpha ** 2))) / eta)
 
 
 # ---------------------------------------------------------------------------- the 2x2 toy
@@ -597,30 +596,30 @@ def claims(rt: Rates, toy: ToyRuns, cmp: Comparison) -> list[Claim]:
     """
     excess = float(np.max(np.maximum(toy.d_lower - toy.d_keep, toy.d_keep - 1.0)))
     out = [
-        between("B2.exact-linear", "k = r: smallest semilog R^2 of the late fits", rt.r2_x, 0.999, 1.0,
+        between("b2.exact-linear", "k = r: smallest semilog R^2 of the late fits", rt.r2_x, 0.999, 1.0,
                 basis="theory", tolerance="straight semilog line"),
-        between("B2.exact-alpha-free", "k = r: spread (max - min) / mean of the rates", rt.spread, 0.0, 0.10,
+        between("b2.exact-alpha-free", "k = r: spread (max - min) / mean of the rates", rt.spread, 0.0, 0.10,
                 basis="theory", tolerance="10%: independent of alpha up to O(alpha^2)"),
-        between("B2.overparam-linear", "k > r: smallest semilog R^2 of the window fits", rt.r2_o, 0.99, 1.0,
+        between("b2.overparam-linear", "k > r: smallest semilog R^2 of the window fits", rt.r2_o, 0.99, 1.0,
                 basis="theory", tolerance="straight semilog line on the window"),
-        close("B2.overparam-alpha2", "k > r: log-log slope of rate vs alpha (same F~, G~)", rt.slope, 2.0,
+        close("b2.overparam-alpha2", "k > r: log-log slope of rate vs alpha (same F~, G~)", rt.slope, 2.0,
               atol=0.15, basis="theory", tolerance="±0.15: rate ~ alpha^2 (Thm 1.3)"),
-        between("B2.toy-recursion", "toy: GD vs the closed (Delta, p) recursion, rel. gap",
+        between("b2.toy-recursion", "toy: GD vs the closed (Delta, p) recursion, rel. gap",
                 max(toy.p_gap, toy.d_gap), 0.0, 1e-9, basis="identity", tolerance="exact identity; float64 rounding"),
-        at_most("B2.toy-imbalance", "toy: largest excess of Delta_T / Delta_0 beyond [1 - eta alpha^2 / 2, 1]",
+        at_most("b2.toy-imbalance", "toy: largest excess of Delta_T / Delta_0 beyond [1 - eta alpha^2 / 2, 1]",
                 excess, 0.0, basis="derived-on-page", tolerance="proved"),
     ]
     for a, x, p in zip(rt.alphas_toy, rt.rate_t, rt.pred_t):
-        out.append(close(f"B2.toy-rate-a{a:g}", f"toy, alpha = {a:g}: rate of the squared error", x, p,
+        out.append(close(f"b2.toy-rate-a{a:g}", f"toy, alpha = {a:g}: rate of the squared error", x, p,
                          rtol=0.02, basis="derived-on-page", tolerance="2%: proposition, eta alpha^2 <= 0.02"))
     out += [
-        between("B2.compare-orders", "PSD target: final error FG^T / XX^T at the same t", cmp.final, 0.0, 1e-2,
+        between("b2.compare-orders", "PSD target: final error FG^T / XX^T at the same t", cmp.final, 0.0, 1e-2,
                 basis="specification", tolerance="two orders of magnitude or more"),
-        between("B2.compare-asym-linear", "PSD target, FG^T: rate ratio 2nd / 1st half", cmp.ratio_asym,
+        between("b2.compare-asym-linear", "PSD target, FG^T: rate ratio 2nd / 1st half", cmp.ratio_asym,
                 0.8, 1.25, basis="theory", tolerance="linear: 1; ±20% slowest-mode transient"),
-        between("B2.compare-asym-fit", "PSD target, FG^T: semilog R^2 on the window", cmp.r2_asym, 0.99, 1.0,
+        between("b2.compare-asym-fit", "PSD target, FG^T: semilog R^2 on the window", cmp.r2_asym, 0.99, 1.0,
                 basis="theory", tolerance="straight semilog line"),
-        between("B2.compare-sym-sublinear", "PSD target, XX^T: rate ratio 2nd / 1st half", cmp.ratio_sym,
+        between("b2.compare-sym-sublinear", "PSD target, XX^T: rate ratio 2nd / 1st half", cmp.ratio_sym,
                 0.0, 0.75, basis="theory", tolerance=f"power law: {cmp.ratio_power:.2f}; linear: 1"),
     ]
     return out

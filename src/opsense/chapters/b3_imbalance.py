@@ -14,7 +14,7 @@ because the terms of order :math:`\\eta` cancel (:func:`opsense.imbalance_increm
 This module verifies the identity along trajectories of the engine
 (:func:`verify_identity`, :func:`imbalance_drift`), runs the chapter's three
 initializations (balanced, random, imbalanced), compresses :math:`\\Delta` onto the
-redundant directions of :math:`\\mathbb R^k` (:func:`redundant_imbalance`) and
+redundant directions of :math:`\\mathbb R^k` (:func:`opsense.redundant_imbalance`) and
 compares the late linear rate with :math:`2\\eta\\lambda_{\\min}(\\Delta_{\\rm red})`.
 """
 
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..config import parameter_check
 from ..analysis import Fit, fit_power, hitting_time, late_rate
 from ..claims import Claim, at_least, between
-from ..engine.factors import imbalance, imbalance_increment, initial_factors
+from ..engine.factors import imbalance, imbalance_increment, initial_factors, redundant_imbalance
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, PsdProblems, check_factor_pair, check_problem, psd_problems
 from ..plotting import figure, param_label, plot_curves
@@ -35,7 +36,7 @@ from ..plotting import figure, param_label, plot_curves
 __all__ = ["PRESETS", "EPS", "FLOOR", "check", "Setup", "setup", "init_summary", "Runs", "run",
            "IdentityVerification", "verify_identity", "run_identity", "identity_summary", "imbalance_drift",
            "Drift", "run_drift", "drift_summary", "BalancedVerification", "verify_balanced", "balanced_summary",
-           "redundant_imbalance", "rip_shrink", "trigger_time", "LateRate", "Rates", "late_rates",
+           "rip_shrink", "trigger_time", "LateRate", "Rates", "late_rates",
            "rates_summary", "final_errors", "final_summary", "glue_values", "claims",
            "plot_three_initializations", "plot_identity_drift"]
 
@@ -63,15 +64,7 @@ MAX_WORK = 2e11
 HORIZON_PLATEAUS = 8
 
 
-def _param(name, fn, *args, **kwargs):
-    """Run a generic check and prefix its message with ``parameter``."""
-    try:
-        return fn(*args, **kwargs)
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}") from None
-
-
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -85,22 +78,22 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts with ``parameter <name> must``.
     """
-    n = _param("n", v.integer, "n", P.n, minimum=2)
-    r = _param("r", v.integer, "r", P.r, minimum=1, maximum=n - 1)
-    k = _param("k", v.integer, "k", P.k, minimum=1)
+    n = v.integer("n", P.n, minimum=2)
+    r = v.integer("r", P.r, minimum=1, maximum=n - 1)
+    k = v.integer("k", P.k, minimum=1)
     if not r < k <= n:
         raise ValueError(f"parameter k must satisfy r < k <= n (over-parameterized, r={r}, n={n}), got {k}")
-    m = _param("m", v.integer, "m", P.m, minimum=1)
-    kappa = _param("kappa", v.real, "kappa", P.kappa, positive=True)
+    m = v.integer("m", P.m, minimum=1)
+    kappa = v.real("kappa", P.kappa, positive=True)
     if kappa < 1:
         raise ValueError(f"parameter kappa must be a condition number >= 1, got {kappa}")
-    alpha = _param("alpha", v.real, "alpha", P.alpha, positive=True)
+    alpha = v.real("alpha", P.alpha, positive=True)
     if alpha > 1:
         raise ValueError(f"parameter alpha must be in (0, 1] (a small initialization; sigma_1(X*) = 1), "
                          f"got {alpha}")
-    eta = _param("eta", v.real, "eta", P.eta, positive=True)
-    iters = _param("iters", v.integer, "iters", P.iters, minimum=1)
-    seed = _param("seed", v.integer, "seed", P.seed, minimum=0)
+    eta = v.real("eta", P.eta, positive=True)
+    iters = v.integer("iters", P.iters, minimum=1)
+    seed = v.integer("seed", P.seed, minimum=0)
     if m * n * n > MAX_ENTRIES:
         raise ValueError(f"parameter m must keep m * n^2 <= {MAX_ENTRIES:,} (the operators' memory), "
                          f"got {m} * {n}^2")
@@ -525,40 +518,6 @@ def balanced_summary(b: BalancedVerification) -> str:
 
 
 # ----------------------------------------------------------------------------- the late rate
-def redundant_imbalance(delta, V, *, r: int):
-    """Compress an imbalance onto the redundant directions of :math:`\\mathbb R^k`.
-
-    When :math:`\\Delta \\succ 0`, gradient descent drives :math:`V` (paper B's :math:`G`) to
-    rank ``r``: its ``k - r`` smallest singular values go to zero. The right singular vectors
-    belonging to them span the *redundant* subspace; ``Q`` is an orthonormal basis of it, and
-    the compression :math:`Q^\\top\\Delta Q` is the imbalance that sets the late linear rate
-    (by Cauchy interlacing its smallest eigenvalue is at least :math:`\\lambda_{\\min}(\\Delta)`).
-
-    Parameters
-    ----------
-    delta : ndarray of shape (k, k)
-        An imbalance (e.g. the initial one, conserved up to :math:`O(\\eta^2)`).
-    V : ndarray of shape (n2, k)
-        A late factor :math:`V_T` that identifies the redundant subspace.
-    r : int, keyword-only
-        Rank of the ground truth, ``1 <= r < k``.
-
-    Returns
-    -------
-    eigenvalues : ndarray of shape (k - r,)
-        Eigenvalues of :math:`Q^\\top\\Delta Q`, increasing.
-    Q : ndarray of shape (k, k - r)
-    """
-    delta = v.array("delta", delta, ndim=2)
-    k = delta.shape[0]
-    if delta.shape != (k, k):
-        raise ValueError(f"delta must be a square (k, k) matrix, got {delta.shape}")
-    V = v.array("V", V, shape=(None, k))
-    r = v.integer("r", r, minimum=1, maximum=k - 1)
-    _, _, Zt = np.linalg.svd(V)  # (k, k): rows are right singular vectors, decreasing singular values
-    Q = Zt[r:].T
-    sym = 0.5 * (delta + delta.T)
-    return np.linalg.eigvalsh(Q.T @ sym @ Q), Q
 
 
 def rip_shrink(n2: int, k: int, r: int, m: int) -> float:
@@ -788,29 +747,29 @@ def claims(runs: Runs, ver: IdentityVerification, drift: Drift, bal: BalancedVer
     _results(runs, ver, drift, bal, rates)
     s = rates.shrink
     return [
-        between("B3.identity", "one-step identity along the trajectory, largest relative discrepancy",
+        between("b3.identity", "one-step identity along the trajectory, largest relative discrepancy",
                 float(ver.discrepancy.max()), 0.0, 1e-12, basis="identity",
                 tolerance="float64 rounding (<= 1e-12)"),
-        between("B3.drift-order", "log-log slope of the drift at fixed flow time against eta",
+        between("b3.drift-order", "log-log slope of the drift at fixed flow time against eta",
                 drift.fit.estimate, 0.9, 1.1, basis="derived-on-page",
                 tolerance="±0.1 around 1 (O(eta^2) per step, O(eta) corrections)"),
-        between("B3.balanced-exact", "F0 = G0, symmetric operator: max(entries with F_T != G_T, relative gap "
+        between("b3.balanced-exact", "F0 = G0, symmetric operator: max(entries with F_T != G_T, relative gap "
                 "to the XX^T error curve)",
                 max(float(bal.unequal_entries), bal.sym_gap), 0.0, 1e-12, basis="identity",
                 tolerance="exact (identical formula): F_T == G_T bitwise, gap rounding only (<= 1e-12)"),
-        between("B3.balanced-sublinear", "balanced run: log-log slope of the squared error on [T/4, T]",
+        between("b3.balanced-sublinear", "balanced run: log-log slope of the squared error on [T/4, T]",
                 bal.tail.estimate, -2.2, -1.6, basis="theory",
                 tolerance="band of the symmetric chapter (1/t^2 tail under RIP)"),
-        at_least("B3.ordering", "final squared error: factor by which the imbalanced run is below every other run",
+        at_least("b3.ordering", "final squared error: factor by which the imbalanced run is below every other run",
                  _margin(runs), 10.0, basis="specification",
                  tolerance="linear vs sublinear or near-zero imbalance over the horizon (>= 10)"),
-        between("B3.rate-factorization", "factorization: rate / (2 eta lambda_min(Delta_red))",
+        between("b3.rate-factorization", "factorization: rate / (2 eta lambda_min(Delta_red))",
                 rates.factorization.R, 0.95, 1.05, basis="derived-on-page",
                 tolerance="±5% (linearization, O(eta lambda) and drift)"),
-        between("B3.rate-sensing", "sensing: rate / (2 eta lambda_min(Delta_red))", rates.sensing.R,
+        between("b3.rate-sensing", "sensing: rate / (2 eta lambda_min(Delta_red))", rates.sensing.R,
                 0.7 * s, 1.0, basis="derived-on-page",
                 tolerance="[0.7 s, 1], s = (1 - sqrt(n(k-r)/m))^2 (Gaussian curvature)"),
-        at_least("B3.rate-vs-Delta0", "sensing: c = rate / (2 eta lambda_min(Delta_0))", rates.sensing.c,
+        at_least("b3.rate-vs-delta0", "sensing: c = rate / (2 eta lambda_min(Delta_0))", rates.sensing.c,
                  0.7 * s, basis="derived-on-page",
                  tolerance="c = R iota >= 0.7 s, iota >= 1 (interlacing); no upper bound"),
     ]

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..config import parameter_check
 from ..analysis import Fit, fit_power, hitting_time, late_rate
 from ..claims import Claim, between
-from ..engine.factors import imbalance, initial_factors, rebalance
+from ..engine.factors import imbalance, initial_factors, rebalance, redundant_imbalance
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, make_problem
 from ..plotting import STYLE, figure, param_label
 
 __all__ = ["PRESETS", "FLOOR", "check", "Runs", "run", "trigger_summary", "RebalanceReport",
-           "rebalance_report", "redundant_imbalance", "rebalance_reports", "reports_table", "StepVerification",
+           "rebalance_report", "rebalance_reports", "reports_table", "StepVerification",
            "verify_step", "step_summary", "Rates", "rates", "rates_summary", "glue_values", "claims", "plot_one_step",
            "plot_rates"]
 
@@ -54,15 +55,7 @@ MODIFIED_STEPS = 50
 MAX_EPSILON = 0.1
 
 
-def _param(fn, *args, **kwargs):
-    """Run a generic check and prefix its message with ``parameter``."""
-    try:
-        return fn(*args, **kwargs)
-    except ValueError as e:
-        msg = str(e)
-        raise ValueError(msg if msg.startswith("parameter ") else f"parameter {msg}") from None
-
-
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 
@@ -77,29 +70,29 @@ def check(P) -> None:
     ValueError
         For the first infeasible value; the message starts with ``parameter <name> must``.
     """
-    n = _param(v.integer, "n", P.n, minimum=2)
-    r = _param(v.integer, "r", P.r, minimum=1, maximum=n - 1)
-    k = _param(v.integer, "k", P.k, minimum=1)
+    n = v.integer("n", P.n, minimum=2)
+    r = v.integer("r", P.r, minimum=1, maximum=n - 1)
+    k = v.integer("k", P.k, minimum=1)
     if not r < k <= n:
         raise ValueError(f"parameter k must satisfy r < k <= n (over-parameterized, r={r}, n={n}), got {k}")
-    m = _param(v.integer, "m", P.m, minimum=1)
-    kappa = _param(v.real, "kappa", P.kappa, positive=True)
+    m = v.integer("m", P.m, minimum=1)
+    kappa = v.real("kappa", P.kappa, positive=True)
     if kappa < 1:
         raise ValueError(f"parameter kappa must be a condition number >= 1, got {kappa}")
     if isinstance(P.alphas, (str, bytes)) or np.ndim(P.alphas) != 1:
         raise ValueError(f"parameter alphas must be a list of at least 2 distinct scales in (0, 1], got {P.alphas!r}")
-    alphas = _param(v.sweep, "alphas", list(P.alphas), lambda nm, x: v.real(nm, x, positive=True))
+    alphas = v.sweep("alphas", list(P.alphas), lambda nm, x: v.real(nm, x, positive=True))
     if not 2 <= len(alphas) <= MAX_ALPHAS or len(set(alphas)) != len(alphas) or max(alphas) > 1:
         raise ValueError(f"parameter alphas must hold 2 to {MAX_ALPHAS} distinct scales in (0, 1] (a slope "
                          f"against alpha is fitted; small initialization), got {alphas}")
-    eta = _param(v.real, "eta", P.eta, positive=True)
-    iters = _param(v.integer, "iters", P.iters, minimum=1)
-    iters_mod = _param(v.integer, "iters_modified", P.iters_modified, minimum=1)
-    epsilon = _param(v.real, "epsilon", P.epsilon, positive=True)
+    eta = v.real("eta", P.eta, positive=True)
+    iters = v.integer("iters", P.iters, minimum=1)
+    iters_mod = v.integer("iters_modified", P.iters_modified, minimum=1)
+    epsilon = v.real("epsilon", P.epsilon, positive=True)
     if epsilon > MAX_EPSILON:
         raise ValueError(f"parameter epsilon must be in (0, {MAX_EPSILON}] (the step is taken close to the "
                          f"optimum), got {epsilon}")
-    seed = _param(v.integer, "seed", P.seed, minimum=0)
+    seed = v.integer("seed", P.seed, minimum=0)
     if m * n * n > MAX_ENTRIES:
         raise ValueError(f"parameter m must keep m * n^2 <= {MAX_ENTRIES:,} (the operator's memory), "
                          f"got {m} * {n}^2")
@@ -197,33 +190,6 @@ def trigger_summary(runs: Runs) -> str:
 
 
 # ----------------------------------------------------------------------------- the step itself
-def redundant_imbalance(delta, V, *, r: int):
-    """Compress an imbalance onto the redundant directions (the bottom ``k - r`` right singular
-    vectors of ``V``, paper B's :math:`G`), as in the previous chapter.
-
-    Parameters
-    ----------
-    delta : ndarray of shape (k, k)
-        An imbalance.
-    V : ndarray of shape (n2, k)
-        The factor that identifies the redundant subspace.
-    r : int, keyword-only
-        Rank of the ground truth, ``1 <= r < k``.
-
-    Returns
-    -------
-    eigenvalues : ndarray of shape (k - r,)
-        Eigenvalues of :math:`Q^\\top\\Delta Q`, increasing.
-    Q : ndarray of shape (k, k - r)
-    """
-    delta = v.array("delta", delta, ndim=2)
-    k = delta.shape[0]
-    if delta.shape != (k, k):
-        raise ValueError(f"delta must be a square (k, k) matrix, got {delta.shape}")
-    V = v.array("V", V, shape=(None, k))
-    r = v.integer("r", r, minimum=1, maximum=k - 1)
-    Q = np.linalg.svd(V)[2][r:].T
-    return np.linalg.eigvalsh(Q.T @ (0.5 * (delta + delta.T)) @ Q), Q
 
 
 @dataclass(frozen=True)
@@ -245,7 +211,7 @@ class RebalanceReport:
         :math:`UV^\\top`, increasing (the exact spectrum of :math:`\\Delta'`).
     redundant_before, redundant_after : float
         Smallest eigenvalue of :math:`\\Delta` (resp. :math:`\\Delta'`) compressed onto the
-        redundant subspace of ``V`` (resp. ``V'``), see :func:`redundant_imbalance`.
+        redundant subspace of ``V`` (resp. ``V'``), see :func:`opsense.redundant_imbalance`.
     U : ndarray of shape (n1, k)
     V : ndarray of shape (n2, k)
         The rebalanced factors.
@@ -549,21 +515,21 @@ def claims(runs: Runs, step: StepVerification, q: Rates) -> list[Claim]:
     ratio_hi, jump_lo = _bounds(runs)
     spread = float(q.modified.max() / q.modified.min() - 1)
     return [
-        between("B4.product", "the step leaves F G^T unchanged (largest relative change over alpha)",
+        between("b4.product", "the step leaves F G^T unchanged (largest relative change over alpha)",
                 step.product, 0.0, 1e-12, basis="identity", tolerance="exact algebra, rounding only"),
-        between("B4.lift", "after the step every sigma_i(F)^2 equals beta (largest relative deviation)",
+        between("b4.lift", "after the step every sigma_i(F)^2 equals beta (largest relative deviation)",
                 step.lift, 0.0, 1e-12, basis="identity", tolerance="exact algebra, rounding only"),
-        between("B4.spectrum", "eigenvalues of the new imbalance equal beta - s_i^2/beta (error / beta)",
+        between("b4.spectrum", "eigenvalues of the new imbalance equal beta - s_i^2/beta (error / beta)",
                 step.spectrum, 0.0, 1e-10, basis="identity", tolerance="exact algebra, rounding only"),
-        between("B4.jump", "1 - (smallest redundant imbalance after the step) / beta",
+        between("b4.jump", "1 - (smallest redundant imbalance after the step) / beta",
                 1 - step.after, 0.0, 1 - jump_lo, basis="derived-on-page",
                 tolerance="(||X - X*||/beta)^2 with ||X - X*|| ~ epsilon ||X*||_F, x4 for RIP"),
-        between("B4.alpha-free", "post-step rates: max / min - 1 over alpha", spread, 0.0, 0.15,
+        between("b4.alpha-free", "post-step rates: max / min - 1 over alpha", spread, 0.0, 0.15,
                 basis="theory", tolerance="15% (same rate for every alpha)"),
-        between("B4.vs-exact", "k = r rate / mean post-step rate", q.exact / q.modified.mean(), 1 / 3, ratio_hi,
+        between("b4.vs-exact", "k = r rate / mean post-step rate", q.exact / q.modified.mean(), 1 / 3, ratio_hi,
                 basis="derived-on-page",
                 tolerance="factor 3 (kappa <= 2), 1.5 kappa beyond: weak G costs about 1/kappa"),
-        between("B4.speedup", "log-log slope of the speed-up over vanilla GD against alpha", q.slope,
+        between("b4.speedup", "log-log slope of the speed-up over vanilla GD against alpha", q.slope,
                 -2.3, -1.7, basis="theory", tolerance="±0.3 around -2 (finite-window bias of the smallest alpha)"),
     ]
 

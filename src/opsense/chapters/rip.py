@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
+from ..config import parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_most, between
 from ..engine.operators import SensingOperator
@@ -40,6 +41,7 @@ MAX_RATIOS = 10_000_000
 MAX_ENTRIES = 200_000_000
 
 
+@parameter_check
 def check(P) -> None:
     """Refuse infeasible parameters of the chapter, naming the parameter.
 

@@ -9,7 +9,8 @@ For :math:`X = UV^\top` (paper B writes :math:`FG^\top`) with :math:`U\in\mathbb
   :math:`\Delta' - \Delta = \eta^2(\nabla_U^\top\nabla_U - \nabla_V^\top\nabla_V)`;
 * the lifted form of paper A: :func:`dilation`, :func:`residual_matrix` and
   :func:`lifted_step`, :math:`W' = (I + \mu\mathcal D(M))W` with :math:`W = [U; V]`;
-* :func:`rebalance`: the one-step rebalancing (our reconstruction of paper B, Sec. 5).
+* :func:`rebalance`: the one-step rebalancing (our reconstruction of paper B, Sec. 5), and
+  :func:`redundant_imbalance`, the imbalance on the redundant directions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .. import _validate as v
 from .problems import Problem, check_factor_pair, check_problem
 
 __all__ = ["INITS", "initial_factors", "imbalance", "imbalance_increment", "dilation", "residual_matrix",
-           "lifted_step", "rebalance"]
+           "lifted_step", "rebalance", "redundant_imbalance"]
 
 INITS = ("random", "imbalanced", "balanced")
 
@@ -216,3 +217,40 @@ def rebalance(U, V) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("rebalance needs U V^T != 0")
     root = np.sqrt(beta)
     return root * (W @ Zt), (V @ (Zt.T * S) @ Zt) / root
+
+
+def redundant_imbalance(delta, V, *, r: int):
+    """Compress an imbalance onto the redundant directions of :math:`\\mathbb R^k`.
+
+    When :math:`\\Delta \\succ 0`, gradient descent drives :math:`V` (paper B's :math:`G`) to
+    rank ``r``: its ``k - r`` smallest singular values go to zero. The right singular vectors
+    belonging to them span the *redundant* subspace; ``Q`` is an orthonormal basis of it, and
+    the compression :math:`Q^\\top\\Delta Q` is the imbalance that sets the late linear rate
+    (by Cauchy interlacing its smallest eigenvalue is at least :math:`\\lambda_{\\min}(\\Delta)`).
+
+    Parameters
+    ----------
+    delta : ndarray of shape (k, k)
+        An imbalance (e.g. the initial one, conserved up to :math:`O(\\eta^2)`).
+    V : ndarray of shape (n2, k)
+        A late factor :math:`V_T` that identifies the redundant subspace.
+    r : int, keyword-only
+        Rank of the ground truth, ``1 <= r < k``.
+
+    Returns
+    -------
+    eigenvalues : ndarray of shape (k - r,)
+        Eigenvalues of :math:`Q^\\top\\Delta Q`, increasing.
+    Q : ndarray of shape (k, k - r)
+    """
+    delta = v.array("delta", delta, ndim=2)
+    k = delta.shape[0]
+    if delta.shape != (k, k):
+        raise ValueError(f"delta must be a square (k, k) matrix, got {delta.shape}")
+    V = v.array("V", V, shape=(None, k))
+    r = v.integer("r", r, minimum=1, maximum=k - 1)
+    _, _, Zt = np.linalg.svd(V)  # (k, k): rows are right singular vectors, decreasing singular values
+    Q = Zt[r:].T
+    sym = 0.5 * (delta + delta.T)
+    return np.linalg.eigvalsh(Q.T @ sym @ Q), Q
+

@@ -205,7 +205,7 @@ def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: i
     """Execute one chapter into ``out``; return its :class:`~opsense.tools.report.ChapterResult`."""
     import papermill as pm
 
-    from ..claims import ClaimsDataError, read_claims, write_json_atomic
+    from ..claims import ClaimsDataError, bundle_document, read_claims, write_json_atomic
     from .report import ChapterResult
 
     out.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,7 @@ def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: i
     claims = []
     if doc is not None:
         try:
-            claims = read_claims(doc, source=nb_out.name).claims
+            claims = read_claims(bundle_document(doc), source=nb_out.name).claims
         except ClaimsDataError as err:
             status, error = "invalid claims", str(err)
     if status == "ok" and doc is None:
@@ -337,7 +337,10 @@ def _latest_run(base: Path) -> Path:
     cands = [d for d in base.iterdir() if d.is_dir() and (any(d.rglob("claims.json")) or any(d.rglob("run.json")))]
     if not cands:
         raise UsageError(f"no run with claims.json under {base}/: run `opsense run --all` first")
-    return max(cands, key=lambda d: d.stat().st_mtime)
+    def newest(d: Path):  # the run whose files were written last; ties (coarse clocks) go to the later name
+        return (max(p.stat().st_mtime_ns for p in [d, *d.rglob("*")]), d.name)
+
+    return max(cands, key=newest)
 
 
 def _cmd_report(args) -> int:

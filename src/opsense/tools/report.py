@@ -28,8 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..claims import (MIME_TYPE, VERDICTS, Claim, ClaimsDataError, read_claims, summary_line as _line,
-                      write_json_atomic)
+from ..claims import (MIME_TYPE, VERDICTS, Claim, ClaimsDataError, bundle_document, read_claims,
+                      summary_line as _line, write_json_atomic)
 
 __all__ = ["ChapterResult", "environment", "collect", "counts", "summary_line", "to_markdown", "to_html",
            "write_report", "record", "read_record", "committed_claims", "BookReport", "RECORD_NAME",
@@ -539,7 +539,7 @@ def committed_claims(nb, *, source: str = "notebook") -> tuple[list[Claim], str]
     if doc is None:
         return [], error or "no claims in the committed notebook"
     try:
-        return read_claims(doc, source=source).claims, error
+        return read_claims(bundle_document(doc), source=source).claims, error
     except ClaimsDataError as err:
         return [], str(err)
 
