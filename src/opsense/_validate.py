@@ -78,6 +78,8 @@ def array(name: str, value, *, ndim: int | tuple[int, ...] | None = None,
 
     ``shape`` may contain ``None`` for a free axis.
     """
+    if np.iscomplexobj(value):
+        raise ValueError(f"{name} must be real, got a complex array")
     try:
         out = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

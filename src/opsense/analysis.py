@@ -47,8 +47,13 @@ def _window(name, x, y, window):
         raise ValueError(f"{name}: x and y must have the same shape, got {x.shape} and {y.shape}")
     keep = np.ones(x.shape, bool)
     if window is not None:
-        if len(window) != 2 or not window[0] < window[1]:
-            raise ValueError(f"window must be a pair (lo, hi) with lo < hi, got {window!r}")
+        ok = isinstance(window, (tuple, list, np.ndarray)) and len(window) == 2
+        try:
+            ok = ok and bool(np.isfinite(float(window[0])) and float(window[0]) < float(window[1]))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"window must be a pair (lo, hi) of numbers with lo < hi, got {window!r}")
         keep &= (x >= window[0]) & (x <= window[1])
     return x, y, keep
 
@@ -169,6 +174,8 @@ def hitting_time(t, curve, level: float, *, direction: str = "below") -> Hit:
     level = v.real("level", level)
     direction = v.choice("direction", direction, ("below", "above"))
     t, curve, _ = _window("hitting_time", t, curve, None)
+    if np.any(np.diff(t) <= 0):
+        raise ValueError("t must be strictly increasing (the recorded iterations)")
     past = curve <= level if direction == "below" else curve >= level
     idx = np.flatnonzero(past)
     if idx.size == 0:

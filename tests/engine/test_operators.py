@@ -98,3 +98,17 @@ def test_problem_spectral_estimate():
     np.testing.assert_allclose(pr.spectral, pr.operator.adjoint(pr.y))
     np.testing.assert_allclose(pr.y, pr.operator.forward(pr.target.X))
     assert pr.spectral_U.shape == (6, 2) and pr.spectral_V.shape == (5, 2)
+
+
+def test_from_matrix_copies_freezes_and_refuses_degenerate_input():
+    a = np.random.default_rng(0).standard_normal((7, 6))
+    op = ops.SensingOperator.from_matrix(a, 2, 3)
+    z = np.arange(7.0)
+    before = op.adjoint(z).copy()
+    a[:] = 0.0                                    # the caller reuses its array
+    np.testing.assert_array_equal(op.adjoint(z), before)
+    assert not op.matrix.flags.writeable
+    with pytest.raises(ValueError, match="all zero"):
+        ops.SensingOperator.from_matrix(np.zeros((4, 6)), 2, 3)
+    with pytest.raises(ValueError, match="complex"):
+        ops.SensingOperator.from_matrix(np.ones((4, 6)) * 1j, 2, 3)

@@ -72,3 +72,17 @@ def test_rate_ratio_is_one_for_linear_and_below_one_for_power_laws():
     assert 0.3 < power < 0.5
     with pytest.raises(ValueError, match="window"):
         ops.rate_ratio(t, np.exp(-t), window=(5, 5))
+
+
+def test_windows_and_times_are_validated_naming_the_argument():
+    t = np.arange(0, 100.0)
+    for window in (5, (5,), ("a", 9), (9, 5), (np.nan, 5)):
+        with pytest.raises(ValueError, match="window"):
+            ops.fit_rate(t, np.exp(-t), window=window)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        ops.hitting_time(t[::-1], t, 3.0)
+
+
+def test_initial_factors_refuse_a_scale_that_overflows():
+    with pytest.raises(ValueError, match="alpha"):
+        ops.initial_factors(5, 5, 2, 1e308)

@@ -66,6 +66,8 @@ def initial_factors(n1: int, n2: int, k: int, alpha: float, *, init: str = "rand
     seed = v.integer("seed", seed, minimum=0)
     if init == "balanced" and n1 != n2:
         raise ValueError(f"init='balanced' needs n1 == n2, got n1={n1}, n2={n2}")
+    if not np.isfinite(alpha * alpha * max(n1, n2) * k):
+        raise ValueError(f"alpha must be small enough that the factors and their products are finite, got {alpha:g}")
     su, sv = np.random.SeedSequence(seed).spawn(2)
     U0 = alpha * np.random.default_rng(su).standard_normal((k, n1)).T / np.sqrt(n1)
     if init == "balanced":

@@ -102,12 +102,30 @@ class SensingOperator:
 
     @classmethod
     def from_matrix(cls, matrix, n1: int, n2: int) -> "SensingOperator":
-        """Any operator given as an ``(m, n1*n2)`` array whose rows are ``vec(A_i)``."""
+        """Any operator given as an ``(m, n1*n2)`` array whose rows are ``vec(A_i)``.
+
+        The array is copied and the copy made read-only, so that changing the caller's array
+        later cannot change the operator (or make its ``symmetric`` flag stale).
+
+        Parameters
+        ----------
+        matrix : array_like of shape (m, n1*n2)
+            Real, finite, not all zero.
+        n1, n2 : int
+            The shape of the matrices the operator acts on.
+
+        Returns
+        -------
+        SensingOperator
+        """
         n1 = v.integer("n1", n1, minimum=1)
         n2 = v.integer("n2", n2, minimum=1)
-        a = np.ascontiguousarray(v.array("matrix", matrix, shape=(None, n1 * n2)))
+        a = np.array(v.array("matrix", matrix, shape=(None, n1 * n2)), dtype=np.float64, order="C", copy=True)
         if a.shape[0] < 1:
             raise ValueError("matrix must have at least one row (m >= 1)")
+        if not np.any(a):
+            raise ValueError("matrix must not be all zero (it would measure nothing)")
+        a.flags.writeable = False
         sym = False
         if n1 == n2:
             a3 = a.reshape(-1, n1, n2)
