@@ -1,6 +1,6 @@
 """Claims as data: every chapter ends by checking its predictions against its measurements.
 
-A :class:`Claim` records what is claimed (``statement``), the measured value at full
+A :class:`~opsense.Claim` records what is claimed (``statement``), the measured value at full
 precision, numeric bounds (an interval ``[lo, hi]``, or a ``target`` with ``rtol`` or
 ``atol``), the **basis** of the bounds and the **verdict**:
 
@@ -14,11 +14,11 @@ verdict
     chapter documents why (``expected_failure``). Such a claim is counted apart and does
     not make the chapter fail; it is never dropped.
 
-The verdict is a function of the numbers alone (:func:`verdict_of`), so any tool can
-re-check a stored claim. :func:`evaluate_claims` turns a chapter's claims into a
-:class:`ClaimTable`, which a notebook displays as a rounded table *and* as the
-machine-readable bundle :data:`MIME_TYPE`; it also writes ``claims.json`` when asked,
-and raises :class:`ClaimsFailed` when a claim fails. :func:`read_claims` validates a
+The verdict is a function of the numbers alone (:func:`~opsense.claims.verdict_of`), so any tool can
+re-check a stored claim. :func:`~opsense.evaluate_claims` turns a chapter's claims into a
+:class:`~opsense.ClaimTable`, which a notebook displays as a rounded table *and* as the
+machine-readable bundle ``MIME_TYPE``; it also writes ``claims.json`` when asked,
+and raises :class:`~opsense.ClaimsFailed` when a claim fails. :func:`~opsense.read_claims` validates a
 stored document and re-derives every verdict.
 """
 
@@ -41,7 +41,7 @@ BASES = ("theory", "derived-on-page", "specification", "identity")
 VERDICTS = ("holds", "fails", "does not reproduce")
 #: The mime type of the machine-readable claims bundle in an executed notebook. Its value is
 #: the JSON document as text (a ``text/`` type is stored as a string, so that nbval's
-#: sanitizers apply to it as to the rounded table; see :func:`bundle_document`).
+#: sanitizers apply to it as to the rounded table; see :func:`~opsense.claims.bundle_document`).
 MIME_TYPE = "text/vnd.opsense.claims+json"
 SCHEMA = 1
 
@@ -112,7 +112,7 @@ def format_measured(x: float, bounds=()) -> str:
 # ----------------------------------------------------------------------------- one claim
 @dataclass(frozen=True)
 class Claim:
-    """One checked claim (build it with :func:`between`, :func:`at_most`, :func:`at_least`
+    """One checked claim (build it with :func:`~opsense.between`, :func:`at_most`, :func:`at_least`
     or :func:`close`).
 
     Attributes
@@ -124,7 +124,7 @@ class Claim:
     measured : float
         The measured value, at full precision (``nan`` if it could not be measured).
     basis : str
-        One of :data:`BASES`.
+        One of ``BASES``.
     lo, hi : float or None
         The interval ``[lo, hi]`` (``-inf``/``inf`` for a one-sided bound); for a
         ``close`` claim, the interval that ``target`` and ``rtol``/``atol`` give.
@@ -136,7 +136,7 @@ class Claim:
         The documented reason why this claim is expected not to hold; with it a claim
         outside its bounds is "does not reproduce" instead of "fails".
     verdict : str
-        One of :data:`VERDICTS`, derived from the numbers by :func:`verdict_of`.
+        One of ``VERDICTS``, derived from the numbers by :func:`~opsense.claims.verdict_of`.
     """
 
     id: str
@@ -250,7 +250,7 @@ def between(id: str, statement: str, measured, lo: float, hi: float, *, basis: s
     lo, hi : float
         ``lo <= hi``.
     basis : str, keyword-only
-        One of :data:`BASES`.
+        One of ``BASES``.
     tolerance : str, keyword-only
         Where the bounds come from.
     expected_failure : str, keyword-only, optional
@@ -272,12 +272,12 @@ def between(id: str, statement: str, measured, lo: float, hi: float, *, basis: s
 
 def at_most(id: str, statement: str, measured, hi: float, *, basis: str, tolerance: str = "",
             expected_failure: str | None = None) -> Claim:
-    """The measured value is ``<= hi`` (see :func:`between`).
+    """The measured value is ``<= hi`` (see :func:`~opsense.between`).
 
     Parameters
     ----------
     id, statement, measured, hi, basis, tolerance, expected_failure
-        As for :func:`between` (``lo = -inf``).
+        As for :func:`~opsense.between` (``lo = -inf``).
     """
     return between(id, statement, measured, -math.inf, hi, basis=basis, tolerance=tolerance,
                    expected_failure=expected_failure)
@@ -285,12 +285,12 @@ def at_most(id: str, statement: str, measured, hi: float, *, basis: str, toleran
 
 def at_least(id: str, statement: str, measured, lo: float, *, basis: str, tolerance: str = "",
              expected_failure: str | None = None) -> Claim:
-    """The measured value is ``>= lo`` (see :func:`between`).
+    """The measured value is ``>= lo`` (see :func:`~opsense.between`).
 
     Parameters
     ----------
     id, statement, measured, lo, basis, tolerance, expected_failure
-        As for :func:`between` (``hi = inf``).
+        As for :func:`~opsense.between` (``hi = inf``).
     """
     return between(id, statement, measured, lo, math.inf, basis=basis, tolerance=tolerance,
                    expected_failure=expected_failure)
@@ -308,7 +308,7 @@ def close(id: str, statement: str, measured, target: float, *, rtol: float | Non
     rtol, atol : float > 0, keyword-only
         Exactly one of them.
     basis, tolerance, expected_failure : keyword-only
-        As for :func:`between`.
+        As for :func:`~opsense.between`.
 
     Returns
     -------
@@ -426,7 +426,7 @@ def evaluate_claims(claims, *, chapter: str, parameters=None, results_dir: str |
     Returns
     -------
     ClaimTable
-        Displayed in a notebook as a rounded table, with the data bundle :data:`MIME_TYPE`.
+        Displayed in a notebook as a rounded table, with the data bundle ``MIME_TYPE``.
 
     Raises
     ------
@@ -458,7 +458,7 @@ def evaluate_claims(claims, *, chapter: str, parameters=None, results_dir: str |
 
 
 def bundle_document(data) -> dict:
-    """The claims document of a stored :data:`MIME_TYPE` output (text, lines of text, or a dict).
+    """The claims document of a stored ``MIME_TYPE`` output (text, lines of text, or a dict).
 
     Parameters
     ----------
@@ -500,7 +500,7 @@ def read_claims(doc, *, source: str = "claims") -> ClaimTable:
     Parameters
     ----------
     doc : dict
-        As written by :func:`evaluate_claims` (``claims.json``, or the notebook bundle).
+        As written by :func:`~opsense.evaluate_claims` (``claims.json``, or the notebook bundle).
     source : str, keyword-only
         Named in error messages (a path, say).
 

@@ -1,8 +1,8 @@
 """Chapter parameters: presets, validated overrides, and the chapter's own check.
 
 Every chapter's ``parameters`` cell declares typed defaults, ``None`` meaning "the
-preset's value". :func:`configure` merges them with the chosen preset of the chapter
-module, validates each value against the type of the preset's value (:func:`merge`),
+preset's value". :func:`~opsense.configure` merges them with the chosen preset of the chapter
+module, validates each value against the type of the preset's value (:func:`~opsense.config.merge`),
 then calls the chapter's ``check``, so a wrong value is refused with one message that
 names the parameter, before any work starts: in the notebook, and in the command line
 before any kernel starts.

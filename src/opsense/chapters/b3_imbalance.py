@@ -132,7 +132,7 @@ class Setup:
     problems : PsdProblems
         One PSD ground truth measured by a symmetric, a general and the identity operator.
     inits : dict of str to (ndarray of shape (n, k), ndarray of shape (n, k))
-        Initial factors ``(U0, V0)`` for each of :data:`INITS` (the same ``U0``).
+        Initial factors ``(U0, V0)`` for each of ``INITS`` (the same ``U0``).
     delta0 : dict of str to ndarray of shape (k, k)
         Their imbalances :math:`\\Delta_0`.
     alpha : float
@@ -183,7 +183,7 @@ class Runs:
     Attributes
     ----------
     general : GDResult
-        Batch of the three initializations of :data:`INITS` on the general Gaussian operator.
+        Batch of the three initializations of ``INITS`` on the general Gaussian operator.
     balanced : GDResult
         :math:`U_0 = V_0` on the symmetric operator.
     symmetric : GDResult

@@ -3,14 +3,14 @@ r"""The factors of the asymmetric model and the algebra of one gradient step.
 For :math:`X = UV^\top` (paper B writes :math:`FG^\top`) with :math:`U\in\mathbb R^{n_1\times k}`,
 :math:`V\in\mathbb R^{n_2\times k}`:
 
-* :func:`initial_factors`: the small random starts of both papers;
-* :func:`imbalance`: :math:`\Delta = U^\top U - V^\top V`, and :func:`imbalance_increment`,
+* :func:`~opsense.initial_factors`: the small random starts of both papers;
+* :func:`~opsense.imbalance`: :math:`\Delta = U^\top U - V^\top V`, and :func:`~opsense.imbalance_increment`,
   its exact change in one gradient step,
   :math:`\Delta' - \Delta = \eta^2(\nabla_U^\top\nabla_U - \nabla_V^\top\nabla_V)`;
-* the lifted form of paper A: :func:`dilation`, :func:`residual_matrix` and
-  :func:`lifted_step`, :math:`W' = (I + \mu\mathcal D(M))W` with :math:`W = [U; V]`;
-* :func:`rebalance`: the one-step rebalancing (our reconstruction of paper B, Sec. 5), and
-  :func:`redundant_imbalance`, the imbalance on the redundant directions.
+* the lifted form of paper A: :func:`~opsense.dilation`, :func:`~opsense.residual_matrix` and
+  :func:`~opsense.lifted_step`, :math:`W' = (I + \mu\mathcal D(M))W` with :math:`W = [U; V]`;
+* :func:`~opsense.rebalance`: the one-step rebalancing (our reconstruction of paper B, Sec. 5), and
+  :func:`~opsense.redundant_imbalance`, the imbalance on the redundant directions.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The book's chapters and their parameters, without a kernel.
 
 A *chapter* is a notebook ``book/<stem>.ipynb`` with one code cell tagged
-``parameters`` and a chapter module :mod:`opsense.chapters.<stem>` holding its
+``parameters`` and a chapter module ``opsense.chapters.<stem>`` holding its
 ``PRESETS`` and ``check``. Chapters are discovered at run time: first those listed in
 ``_toc.yml``, in its order, then any other ``book/*.ipynb`` chapter (``in_toc=False``).
 
-The parameters (names, types, defaults, help) come from :func:`papermill.inspect_notebook`;
+The parameters (names, types, defaults, help) come from ``papermill.inspect_notebook``;
 the allowed values from the chapter module, through :func:`opsense.configure`, the same
 call the notebook makes, so :meth:`Chapter.validate` refuses a wrong value with the
 chapter's own rules before any kernel starts.
@@ -256,7 +256,7 @@ def parse_value(raw: str):
 
 
 def _parameters(path: Path) -> tuple[Parameter, ...]:
-    """The parameters of a notebook, from :func:`papermill.inspect_notebook`."""
+    """The parameters of a notebook, from ``papermill.inspect_notebook``."""
     import papermill as pm
 
     out = []
@@ -280,7 +280,7 @@ class Chapter:
     ----------
     name : str
         The notebook's stem, e.g. ``"rip"``; also the name of its module
-        :mod:`opsense.chapters.<name>`.
+        ``opsense.chapters.<name>``.
     path : Path
         The notebook.
     title : str
@@ -298,7 +298,7 @@ class Chapter:
 
     @property
     def module(self):
-        """The chapter module :mod:`opsense.chapters.<name>`."""
+        """The chapter module ``opsense.chapters.<name>``."""
         return importlib.import_module(f"opsense.chapters.{self.name}")
 
     @property
@@ -390,7 +390,7 @@ def load_chapter(path: str | os.PathLike, *, in_toc: bool = True) -> Chapter | N
     Raises
     ------
     ParameterError
-        If the notebook has a parameters cell but :mod:`opsense.chapters.<stem>` cannot be imported.
+        If the notebook has a parameters cell but ``opsense.chapters.<stem>`` cannot be imported.
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)

@@ -7,7 +7,7 @@ Two sources of claims, both read as data (never from rendered HTML):
   :func:`collect` reads it, :func:`write_report` writes ``report.md``,
   ``report.html`` and ``report.json`` (the *record*) into it;
 * the *committed chapters* of the book (``book/*.ipynb`` with their outputs):
-  :class:`BookReport` reads the claims bundle (:data:`opsense.claims.MIME_TYPE`) that each
+  :class:`BookReport` reads the claims bundle (``opsense.claims.MIME_TYPE``) that each
   chapter displays, and the record of the last full re-run (``book/reproduction.json``), for
   the book's "Reproduction report" page (built by :mod:`opsense.tools.sphinxext`).
 
@@ -517,7 +517,7 @@ def chapter_results(nb) -> list[Result]:
 
 
 def committed_claims(nb, *, source: str = "notebook") -> tuple[list[Claim], str]:
-    """The claims a committed chapter displays (its :data:`~opsense.claims.MIME_TYPE` bundle),
+    """The claims a committed chapter displays (its ``opsense.claims.MIME_TYPE`` bundle),
     and an error text if it shows an error or its bundle is missing or invalid.
 
     Parameters

@@ -18,7 +18,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["setup"]
+__all__ = ["setup", "ClaimsMimeRenderer"]
 
 PARTS = ("summary", "counts", "claims", "record")
 
@@ -46,6 +46,37 @@ class ReportDirective(SphinxDirective):
             return [para]
         html = {"counts": report.counts_html, "claims": report.claims_html, "record": report.record_html}[part]()
         return [nodes.raw("", html, format="html")]
+
+
+class ClaimsMimeRenderer:
+    """myst-nb mime renderer plugin (entry point ``myst_nb.mime_renderers``) for the claims bundle.
+
+    A chapter's claims output carries the rounded table (``text/html``, ``text/plain``) and the
+    claims as data (``opsense.claims.MIME_TYPE``). The data is for tools, not for the page:
+    this plugin renders it as nothing (instead of a "skipping unknown output mime type"
+    warning), and the table is shown.
+    """
+
+    mime_priority_overrides = ()
+
+    @staticmethod
+    def handle_mime(renderer, data, inline):
+        """Render nothing for the claims bundle; decline every other mime type.
+
+        Parameters
+        ----------
+        renderer : myst_nb.core.render.NbElementRenderer
+        data : myst_nb.core.render.MimeData
+        inline : bool
+
+        Returns
+        -------
+        list or None
+            ``[]`` for the claims bundle, ``None`` (not handled here) otherwise.
+        """
+        from ..claims import MIME_TYPE
+
+        return [] if data.mime_type == MIME_TYPE else None
 
 
 def setup(app):
