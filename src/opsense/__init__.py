@@ -22,31 +22,43 @@ Claims        between, at_most, at_least, close, evaluate_claims, read_claims, C
 Chapters      configure (a chapter's presets, overrides and check), plotting (figure style)
 """
 
+from importlib import import_module as _import_module
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import book, plotting
-from .analysis import (Fit, Hit, burn_in_time, effective_rank, fit_line, fit_power, fit_rate, hitting_time, late_rate,
-                       signal_time,
-                       rate_ratio, rate_window)
-from .claims import (Claim, ClaimsFailed, ClaimTable, at_least, at_most, between, close, evaluate_claims,
-                     read_claims)
-from .config import configure
-from .engine import (DivergenceError, GDResult, LowRankTarget, Problem, PsdProblems, SensingOperator, dilation,
-                     imbalance, imbalance_increment, initial_factors, lifted_step, low_rank_target,
-                     make_problem, psd_problems, rebalance, redundant_imbalance, residual_matrix, run_gd,
-                     step_sizes)
+#: Where each top-level name lives. They are imported on first use (PEP 562), so that
+#: ``import opsense`` (and the ``opsense`` command's start) does not load NumPy and Matplotlib
+#: before they are needed.
+_EXPORTS = {
+    **dict.fromkeys(["LowRankTarget", "Problem", "PsdProblems", "SensingOperator", "low_rank_target",
+                     "make_problem", "psd_problems", "initial_factors", "imbalance", "imbalance_increment",
+                     "dilation", "residual_matrix", "lifted_step", "rebalance", "redundant_imbalance",
+                     "GDResult", "DivergenceError", "run_gd", "step_sizes"], "engine"),
+    **dict.fromkeys(["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window",
+                     "late_rate", "rate_ratio", "effective_rank", "burn_in_time", "signal_time"], "analysis"),
+    **dict.fromkeys(["Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close",
+                     "evaluate_claims", "read_claims"], "claims"),
+    "configure": "config",
+}
+_SUBMODULES = ("engine", "analysis", "claims", "config", "plotting", "book", "chapters", "tools")
 
 try:
     __version__ = _version("opsense")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = [
-    "LowRankTarget", "Problem", "PsdProblems", "SensingOperator", "low_rank_target", "make_problem",
-    "psd_problems", "initial_factors", "imbalance", "imbalance_increment", "dilation", "residual_matrix",
-    "lifted_step", "rebalance", "redundant_imbalance", "GDResult", "DivergenceError", "run_gd", "step_sizes",
-    "Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window", "late_rate",
-    "rate_ratio", "effective_rank", "burn_in_time", "signal_time",
-    "Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close", "evaluate_claims",
-    "read_claims", "configure", "book", "plotting", "__version__",
-]
+__all__ = [*_EXPORTS, "book", "plotting", "__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(_import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = _import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'opsense' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

@@ -444,6 +444,8 @@ def evaluate_claims(claims, *, chapter: str, parameters=None, results_dir: str |
         raise ValueError(f"chapter must be a non-empty string, got {chapter!r}")
     if parameters is not None and not isinstance(parameters, dict):
         parameters = dict(vars(parameters))
+    if parameters is not None:  # where the outputs go is not a parameter of the experiment
+        parameters = {k: val for k, val in parameters.items() if k != "results_dir"}
     table = ClaimTable(chapter, claims, parameters)
     if results_dir is not None:
         os.makedirs(results_dir, exist_ok=True)

@@ -127,11 +127,18 @@ def test_every_chapter_check_refuses_before_a_kernel_and_creates_nothing(capsys,
         assert err.count("opsense: error:") == 1 and not out.exists()
 
 
-def test_two_runs_cannot_share_an_output_folder(tmp_path):
+def test_two_runs_cannot_share_an_output_folder_and_a_stale_lock_is_taken_over(tmp_path):
     out = tmp_path / "shared"
-    cli._claim_folder(out)
-    with pytest.raises(cli.UsageError, match="used by another run"):
-        cli._claim_folder(out)
+    with cli.RunFolder(out) as work:
+        assert work.name == ".shared.partial" and not out.exists()
+        (work / "run.json").write_text("{}")
+        with pytest.raises(cli.UsageError, match="used by another run"):
+            cli.RunFolder(out).__enter__()
+    assert (out / "run.json").is_file() and not (tmp_path / ".shared.lock").exists()
+    (tmp_path / ".again.lock").write_text("999999999\n")        # a killed run's lock: its process is gone
+    with cli.RunFolder(tmp_path / "again") as work:
+        (work / "x").write_text("x")
+    assert (tmp_path / "again" / "x").is_file()
 
 
 def test_error_messages_of_failed_cells():

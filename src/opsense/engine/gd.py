@@ -31,15 +31,32 @@ import numpy as np
 
 from .. import _validate as v
 from .factors import INITS, initial_factors, rebalance
-from .problems import Problem, check_problem
+from .problems import Problem, check_problem, scaled_norm
 
-__all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes"]
+__all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes", "DEFAULT_TOL"]
 
 PARAMETERIZATIONS = ("asymmetric", "symmetric")
 
 
+DEFAULT_TOL = 1e-6
+"""Default ``tol`` of :func:`run_gd`: a run counts as converged when its final relative residual is ``<= 1e-6``."""
+
+DIVERGENCE_FACTOR = 1e6
+"""A run diverged when ``||A(X_t) - y||_2 > 1e6 * (||y||_2 + 1)`` (or ``||X_t - X*||_F > 1e6 * (||X*||_F + 1)``)."""
+
+LARGEST_SCALE = 1e150
+"""Largest ``||y||_2`` (and ``sigma_1(A*(y))``) the engine can run: beyond it squared quantities
+(the loss, ``||U||^2``) come within a few orders of magnitude of float64 overflow (~1.8e308)."""
+
+
 class DivergenceError(FloatingPointError):
-    """Gradient descent diverged; the message names the step size and a safe bound."""
+    """Gradient descent diverged; the message names the likely cause and its safe bound.
+
+    The cause is one of: the target scale (``||y||`` or ``sigma_1(A*(y))`` too large for
+    float64: no representable step is safe), the initialization scale (``||U0||^2 + ||V0||^2``
+    above ``sigma_1(A*(y))``, or a start already outside the divergence bound), or the step
+    size (``eta`` above ``1/(3 sigma_1(A*(y)))``).
+    """
 
 
 @dataclass
@@ -84,6 +101,11 @@ class GDResult:
         Parameters of each run (``alpha`` is NaN for user-supplied initial factors).
     rebalanced_at : (B,) int
         Iteration of the one-step rebalancing, ``-1`` if it did not happen.
+    converged : (B,) bool
+        Whether the run's final relative residual ``residual[:, -1]`` is ``<= tol`` (the ``tol``
+        of :func:`run_gd`, default ``1e-6``). A run that ends neither converged nor diverged
+        (too few iterations, a slow or oscillating step) is returned normally with ``False``
+        here; nothing is raised. Defaults to ``residual[:, -1] <= 1e-6`` when not given.
     """
 
     parameterization: str
@@ -107,6 +129,11 @@ class GDResult:
     eta: np.ndarray
     seed: np.ndarray
     rebalanced_at: np.ndarray
+    converged: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.converged is None:
+            self.converged = np.asarray(self.residual)[:, -1] <= DEFAULT_TOL
 
     @property
     def batch_size(self) -> int:
@@ -181,14 +208,22 @@ def _problems(problem) -> list[Problem]:
 def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
            parameterization: str = "asymmetric", init="random", ratio: float = 1 / 3, seed=0,
            record_every: int = 10, rebalance_tol: float | None = None,
-           rebalance_at: int | None = None) -> GDResult:
+           rebalance_at: int | None = None, tol: float = DEFAULT_TOL) -> GDResult:
     """Run (a batch of) factorized gradient descent on a sensing problem.
 
     ``k``, ``alpha``, ``eta`` and ``seed`` each take a scalar or a 1-D sequence;
     sequences of equal length define the runs of the batch (length-1 values are
     broadcast). All runs share ``problem.operator``, so each iteration applies it
     with two matrix-matrix products. A batched run gives the same curves as each
-    member run alone (to rounding, about 1e-14 relative).
+    member run alone up to rounding: a batch applies the operator with matrix-matrix
+    products (a single run with matrix-vector products), which sum in another order,
+    and gradient descent then propagates those last-bit differences. Measured
+    (numpy 2.4, OpenBLAS; sizes 8x7 to 40x40, k up to 10, 300 to 2000 iterations,
+    batches of 2 to 8): the error, loss and residual curves differ from the solo run
+    by at most about 1e-11 relative (typically 1e-14 to 1e-12), the imbalance curves
+    by at most about 1e-9 relative to their largest value (the imbalance is a
+    difference of nearly equal Gram matrices, so its relative rounding is larger).
+    The same call repeated gives bitwise identical results.
 
     Parameters
     ----------
@@ -221,6 +256,10 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         relative residual ``||A(UV^T) - y|| / ||y||`` is ``<= rebalance_tol``.
     rebalance_at : int, keyword-only, optional
         Apply :func:`rebalance` once at this iteration instead (``0 <= . < iters``).
+    tol : float > 0, keyword-only
+        Convergence tolerance on the final relative residual ``||A(X_T) - y|| / ||y||``
+        (default ``1e-6``): it sets :attr:`GDResult.converged`. Not converging is not an
+        error; check ``result.converged``.
 
     Returns
     -------
@@ -231,8 +270,15 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     ValueError
         For any invalid argument, before any work.
     DivergenceError
-        If the error becomes non-finite or explodes; the message names the step
-        size and a safe bound.
+        Checked at every iteration (from the residual, which each step computes anyway;
+        no extra operator product and no change to the arithmetic): when
+        ``||A(X_t) - y||_2`` is not finite or exceeds ``1e6 * (||y||_2 + 1)``, and at
+        the recorded iterations also when ``||X_t - X*||_F > 1e6 * (||X*||_F + 1)``.
+        The message names the likely cause against its safe bound: the target scale
+        (``||y|| <= 1e150``), the initialization (``||U0||^2 + ||V0||^2 <= sigma_1(A*(y))``,
+        i.e. a bound on ``alpha``) or the step size (``eta <= 1/(3 sigma_1(A*(y)))``).
+        Together the last two give ``eta * L0 <= 2/3`` for the smoothness scale ``L0``
+        of :func:`step_sizes`.
     """
     problems = _problems(problem)
     problem = problems[0]
@@ -252,6 +298,7 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         rebalance_tol = v.real("rebalance_tol", rebalance_tol, positive=True, below=1.0)
     if rebalance_at is not None:
         rebalance_at = v.integer("rebalance_at", rebalance_at, minimum=0, maximum=iters - 1)
+    tol = v.real("tol", tol, positive=True)
 
     if isinstance(init, str):
         init = v.choice("init", init, INITS)
@@ -284,23 +331,29 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         V = U if sym else np.array(np.broadcast_to(V0, (B, n2, K)))
         ks, alphas, seeds = [K] * B, [np.nan] * B, [-1] * B
 
-    loop = _Loop(problems, sym, B, K)
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge target scale is diagnosed in the loop
+        loop = _Loop(problems, sym, B, K)
+        loop.start(U, V, etas, alphas, ks)
     eta_b = np.asarray(etas)[:, None, None]
     rebalanced_at = np.full(B, -1)
     pending = np.full(B, rebalance_tol is not None or rebalance_at is not None)
+    res_bound = loop.res_bound
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(iters + 1):
             X = np.matmul(U, np.swapaxes(V, 1, 2))
             res = loop.residual(X)
+            rn = np.linalg.norm(res, axis=1)
+            if not (rn <= res_bound).all():  # also catches NaN/inf: the cheap per-iteration check
+                loop.diverged(t, ~(rn <= res_bound), "residual", rn)
             if t % record_every == 0 or t == iters:
-                loop.record(t, U, V, X, res, etas, alphas, ks)
+                loop.record(t, U, V, X, res, rn)
             if t == iters:
                 break
             if pending.any():
                 if rebalance_at is not None:
                     hit = pending & (t == rebalance_at)
                 else:
-                    hit = pending & (np.linalg.norm(res, axis=1) <= rebalance_tol * np.asarray(loop.ynorm))
+                    hit = pending & (rn <= rebalance_tol * np.asarray(loop.ynorm))
                 for b in np.flatnonzero(hit):
                     kb = ks[b]
                     U[b, :, :kb], V[b, :, :kb] = rebalance(U[b, :, :kb], V[b, :, :kb])
@@ -317,7 +370,7 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
                 gV = np.matmul(Dt, U)
                 U -= eta_b * gU
                 V -= eta_b * gV
-    return loop.result(parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at)
+    return loop.result(parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at, tol)
 
 
 class _Loop:
@@ -358,7 +411,9 @@ class _Loop:
         self.Lu, self.Lv = stack(lambda p: p.spectral_U), stack(lambda p: p.spectral_V)
         self.rank = first.target.r
         self.loss_c = 0.25 if sym else 0.5
-        self.safe_eta = 1.0 / (3.0 * max(float(p.spectral_sigma[0]) for p in problems))
+        self.sigma1 = np.array([float(p.spectral_sigma[0]) for p in problems])   # sigma_1(A*(y)) per run
+        self.safe_eta = 1.0 / (3.0 * float(self.sigma1.max()))
+        self.res_bound = DIVERGENCE_FACTOR * (np.asarray(self.ynorm) + 1.0)
         self.rows = {name: [] for name in ("t", "error", "loss", "residual", "sv", "imb_op", "imb_fro",
                                            "coupling", "ang_t", "ang_s", "plus", "minus")}
 
@@ -390,15 +445,67 @@ class _Loop:
         """||(I - P_basis) Q||_op for stacks Q (B, n, r) and an orthonormal basis (n, r) or (B, n, r)."""
         return np.linalg.norm(Q - np.matmul(basis, np.matmul(np.swapaxes(basis, -1, -2), Q)), ord=2, axis=(1, 2))
 
-    def record(self, t, U, V, X, res, etas, alphas, ks):
-        err = np.linalg.norm((X - self.Xstar).reshape(self.B, -1), axis=1)
-        bound = 1e6 * (np.asarray(self.xnorm) + 1.0)
-        if not np.all(np.isfinite(err)) or np.any(err > bound):
-            b = int(np.flatnonzero(~np.isfinite(err) | (err > bound))[0])
+    def start(self, U, V, etas, alphas, ks):
+        """Keep what a divergence diagnosis needs about the start (once, before the loop)."""
+        self.etas, self.alphas, self.ks = etas, alphas, ks
+        with np.errstate(over="ignore", invalid="ignore"):
+            nu = np.linalg.norm(U, ord=2, axis=(1, 2)) if U.size else np.zeros(self.B)
+            nv = nu if V is U else (np.linalg.norm(V, ord=2, axis=(1, 2)) if V.size else np.zeros(self.B))
+            self.init_curv = nu ** 2 + nv ** 2                      # ||U0||^2 + ||V0||^2 (operator norms)
+
+    def _at(self, x, b):
+        x = np.asarray(x)
+        return float(x) if x.ndim == 0 else float(x[b])
+
+    def diverged(self, t, bad, what, value):
+        """Raise DivergenceError for the first bad run, naming the likely cause and its safe bound."""
+        b = int(np.flatnonzero(bad)[0])
+        eta, alpha, k = self.etas[b], self.alphas[b], self.ks[b]
+        s1 = float(self.sigma1[b])
+        y, Xs = (self.y, self.Xstar) if np.ndim(self.ynorm) == 0 else (self.y[b], self.Xstar[b])
+        ynorm, xnorm = scaled_norm(y), scaled_norm(Xs)  # without the overflow of a plain norm
+        curv = float(self.init_curv[b])
+        head = (f"gradient descent diverged at iteration {t} (run {b}: eta={eta:g}, alpha={alpha:g}, k={k}): "
+                + (f"||A(X_t) - y|| = {float(value[b]):.3g} left the bound 1e6*(||y|| + 1) = "
+                   f"{self._at(self.res_bound, b):.3g}" if what == "residual" else
+                   f"||X_t - X*||_F = {float(value[b]):.3g} left the bound 1e6*(||X*||_F + 1) = "
+                   f"{DIVERGENCE_FACTOR * (xnorm + 1.0):.3g}") + ". ")
+        safe_eta = 1.0 / (3.0 * s1) if s1 > 0 else np.inf
+        tiny = np.finfo(np.float64).tiny
+        if (not np.isfinite(ynorm) or ynorm > LARGEST_SCALE or not np.isfinite(s1) or s1 > LARGEST_SCALE
+                or not safe_eta >= tiny):
             raise DivergenceError(
-                f"gradient descent diverged by iteration {t} (run {b}: eta={etas[b]:g}, alpha={alphas[b]:g}, "
-                f"k={ks[b]}): the error left every bound. Use a smaller step size eta; "
-                f"eta <= {self.safe_eta:.3g} = 1/(3*sigma_1(A*(y))) is safe for this problem.")
+                head + f"Likely cause: the target scale (sigma). ||y|| = {ynorm:.3g} and sigma_1(A*(y)) = "
+                f"{s1:.3g} exceed the largest scale float64 can run, {LARGEST_SCALE:g} (the loss ||y||^2/2 and "
+                f"||U||^2 ~ sigma_1 overflow); the safe step 1/(3*sigma_1(A*(y))) = {safe_eta:.3g} "
+                f"{'is not representable' if not safe_eta >= tiny else 'does not help'}. "
+                f"Rescale the target: divide sigma (and y) by a common factor, so that ||y|| <= {LARGEST_SCALE:g}.")
+        r_init = curv / s1 if s1 > 0 else np.inf
+        r_eta = eta / safe_eta
+        init_blamed = r_init > 1 and (t == 0 or r_init >= r_eta or r_eta <= 1)
+        if t == 0 or init_blamed:
+            scale = np.sqrt(s1 / curv) if curv > 0 else 1.0
+            fix = (f"use alpha <= {alpha * scale:.3g}" if np.isfinite(alpha)
+                   else f"scale the initial factors by at most {scale:.3g}")
+            x0 = (f"; at the start ||A(X_0) - y|| was already outside the bound" if t == 0 and what == "residual"
+                  else "")
+            raise DivergenceError(
+                head + f"Likely cause: the initialization scale (alpha). ||U0||^2 + ||V0||^2 = {curv:.3g} "
+                f"(operator norms) exceeds its safe bound sigma_1(A*(y)) = {s1:.3g} (||X*||_F = {xnorm:.3g}){x0}; "
+                f"{fix}. The step size eta={eta:g} is "
+                f"{'within' if r_eta <= 1 else 'also above'} its safe bound eta <= {safe_eta:.3g} "
+                f"= 1/(3*sigma_1(A*(y))).")
+        raise DivergenceError(
+            head + f"Likely cause: the step size. Use a smaller step size eta; "
+            f"eta <= {safe_eta:.3g} = 1/(3*sigma_1(A*(y))) is safe for this problem "
+            f"(the initialization ||U0||^2 + ||V0||^2 = {curv:.3g} is "
+            f"{'within' if r_init <= 1 else 'above'} its safe bound sigma_1(A*(y)) = {s1:.3g}).")
+
+    def record(self, t, U, V, X, res, rn):
+        err = np.linalg.norm((X - self.Xstar).reshape(self.B, -1), axis=1)
+        bound = DIVERGENCE_FACTOR * (np.asarray(self.xnorm) + 1.0)
+        if not np.all(err <= bound):
+            self.diverged(t, ~(err <= bound), "error", err)
         Qu, Ru = np.linalg.qr(U)
         Qv, Rv = (Qu, Ru) if self.sym else np.linalg.qr(V)
         P, s, Zt = np.linalg.svd(np.matmul(Ru, np.swapaxes(Rv, 1, 2)))
@@ -412,7 +519,7 @@ class _Loop:
         rows["t"].append(t)
         rows["error"].append(err)
         rows["loss"].append(self.loss_c * np.einsum("bm,bm->b", res, res))
-        rows["residual"].append(np.linalg.norm(res, axis=1) / np.asarray(self.ynorm))
+        rows["residual"].append(rn / np.asarray(self.ynorm))
         nsv = min(self.shape[0], self.shape[1], self.K)
         rows["sv"].append(s[:, :nsv])
         rows["imb_op"].append(np.abs(np.linalg.eigvalsh(imb)).max(axis=1))
@@ -423,7 +530,7 @@ class _Loop:
         rows["plus"].append(np.linalg.norm(UsU + VsV, axis=2) / np.sqrt(2))
         rows["minus"].append(np.linalg.norm(UsU - VsV, axis=2) / np.sqrt(2))
 
-    def result(self, parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at):
+    def result(self, parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at, tol):
         R = {name: np.stack(val, axis=1) if name != "t" else np.asarray(val) for name, val in self.rows.items()}
         return GDResult(
             parameterization=parameterization, t=R["t"], error=R["error"],
@@ -432,7 +539,8 @@ class _Loop:
             imbalance_fro=R["imb_fro"], coupling=R["coupling"], angle_truth=R["ang_t"],
             angle_spectral=R["ang_s"], lifted_plus=R["plus"], lifted_minus=R["minus"],
             U=U, V=V.copy() if V is U else V, k=np.asarray(ks), alpha=np.asarray(alphas, dtype=float),
-            eta=np.asarray(etas, dtype=float), seed=np.asarray(seeds), rebalanced_at=rebalanced_at)
+            eta=np.asarray(etas, dtype=float), seed=np.asarray(seeds), rebalanced_at=rebalanced_at,
+            converged=R["residual"][:, -1] <= tol)
 
 
 def step_sizes(problem: Problem, *, k, alpha, seed, eta: float) -> np.ndarray:

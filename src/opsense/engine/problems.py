@@ -46,6 +46,17 @@ class LowRankTarget:
         return self.X.shape
 
 
+def scaled_norm(x) -> float:
+    """``||x||_2`` (Frobenius for matrices) computed without intermediate overflow: ``inf`` only
+    when the norm itself exceeds the largest float64."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    with np.errstate(over="ignore"):
+        return top * float(np.linalg.norm((x / top).ravel()))
+
+
 def _haar(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
     q, rr = np.linalg.qr(rng.standard_normal((n, r)))
     return q * np.sign(np.diag(rr))  # sign fix makes the distribution Haar
@@ -62,7 +73,8 @@ def low_rank_target(n1: int, n2: int, r: int, *, sigma=None, kappa: float | None
     r : int
         Rank.
     sigma : sequence of r positive floats, keyword-only, optional
-        Singular values (sorted decreasingly). Exclusive with ``kappa``.
+        Singular values (sorted decreasingly). Exclusive with ``kappa``. Values so large
+        that ``X`` overflows float64 are refused (``ValueError`` naming ``sigma``).
     kappa : float >= 1, keyword-only, optional
         Condition number: ``sigma`` is geometric from 1 down to ``1/kappa``.
         With neither ``sigma`` nor ``kappa`` all singular values are 1.
@@ -98,7 +110,12 @@ def low_rank_target(n1: int, n2: int, r: int, *, sigma=None, kappa: float | None
     rng = np.random.default_rng(seed)
     U = _haar(rng, n1, r)
     V = U if psd else _haar(rng, n2, r)
-    return LowRankTarget(X=(U * s) @ V.T, U=U, V=V, sigma=s, psd=psd)
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = (U * s) @ V.T
+    if not (np.all(np.isfinite(X)) and np.isfinite(scaled_norm(X))):
+        raise ValueError(f"sigma is too large: X* = U diag(sigma) V^T (or its norm) overflows float64 "
+                         f"(largest sigma {s[0]:.3g}); use smaller singular values")
+    return LowRankTarget(X=X, U=U, V=V, sigma=s, psd=psd)
 
 
 @dataclass(frozen=True)
@@ -136,8 +153,15 @@ class Problem:
             raise ValueError(f"operator must be a SensingOperator, got {type(operator).__name__}")
         if operator.shape != target.shape:
             raise ValueError(f"operator acts on {operator.shape} matrices but the target is {target.shape}")
-        y = operator.forward(target.X)
-        spec = operator.adjoint(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = operator.forward(target.X)
+            spec = operator.adjoint(y)
+        if not (np.all(np.isfinite(y)) and np.all(np.isfinite(spec)) and np.isfinite(scaled_norm(y))
+                and np.isfinite(scaled_norm(spec))):
+            raise ValueError(f"sigma is too large for the operator: the data y = A(X*), A*(y) or a norm of them "
+                             "overflows float64 "
+                             f"(largest sigma of the target {float(target.sigma[0]):.3g}); use smaller singular "
+                             "values")
         P, s, Qt = np.linalg.svd(spec)
         r = target.r
         return cls(target, operator, y, spec, P[:, :r], Qt[:r].T, s)
@@ -157,7 +181,10 @@ def make_problem(n1: int, n2: int, r: int, m: int | None = None, *, sigma=None,
         omitted (or equal ``n1*n2``) for ``"identity"``.
     sigma, kappa, psd : keyword-only
         As in :func:`low_rank_target`. With ``psd=True`` the Gaussian operator is
-        symmetrized (``A_i`` replaced by ``(A_i + A_i^T)/2``).
+        symmetrized (``A_i`` replaced by ``(A_i + A_i^T)/2``). A ``sigma`` so large that
+        ``X*``, ``y`` or ``A*(y)`` overflows float64 is refused (``ValueError`` naming
+        ``sigma``); a finite but huge one (``||y||`` above ``1e150``) builds, and
+        :func:`run_gd` then reports the target scale as the cause of its divergence.
     operator : {"gaussian", "identity"}, keyword-only
     seed : int, keyword-only
         One seed; the target and the operator use independent child streams.

@@ -27,15 +27,15 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from .catalog import RESERVED, Chapter, ParameterError, discover, find_root, get_chapter, parse_value
-
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -64,7 +64,15 @@ def _kernel_stderr(log):
         progress.close()
 
 
-def _chapters(args) -> tuple[Path, list[Chapter]]:
+def _catalog():
+    """The catalog module, imported on first use (the command starts without NumPy or nbformat)."""
+    from . import catalog
+
+    return catalog
+
+
+def _chapters(args) -> tuple[Path, list]:
+    find_root, discover = _catalog().find_root, _catalog().discover
     try:
         root = find_root()
     except FileNotFoundError as err:
@@ -80,7 +88,7 @@ def _parse_given(pairs, preset) -> tuple[dict, dict]:
     for name, text in pairs or []:
         if name in given:
             raise UsageError(f"parameter {name} is given twice")
-        given[name], raw[name] = parse_value(text), text
+        given[name], raw[name] = _catalog().parse_value(text), text
     if preset is not None:
         if "preset" in given:
             raise UsageError("give the preset either with --preset or with -p preset, not both")
@@ -88,34 +96,123 @@ def _parse_given(pairs, preset) -> tuple[dict, dict]:
     return given, raw
 
 
-LOCK_NAME = ".opsense-run"
+RUN_MARKERS = ("run.json", "environment.json", "report.json")
 
 
-def _new_folder(path: Path, root: Path) -> Path:
-    """Check that ``path`` can be a new output folder (outside ``book/``, new or empty); create nothing."""
+def _new_folder(path: Path, root: Path, *, force: bool = False) -> Path:
+    """Check that ``path`` can be the output folder: outside ``book/``, new or empty (or, with
+    ``force``, a folder an earlier ``opsense run`` wrote), and writable; create nothing."""
     path = path.expanduser().resolve()
     book = (root / "book").resolve()
     if path == book or book in path.parents:
         raise UsageError(f"output folder {path} is inside the book's sources ({book}); choose another")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"output folder {path} exists and is not empty; choose a new one")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"output folder {path} exists and is not a folder; choose a new one")
+    if path.is_dir() and any(path.iterdir()):
+        if not force:
+            raise UsageError(f"output folder {path} exists and is not empty; choose a new one "
+                             "(or --force to replace an earlier run's folder)")
+        if not any((path / m).is_file() for m in RUN_MARKERS) and not any(path.glob(f"*/{RUN_MARKERS[0]}")):
+            raise UsageError(f"output folder {path} is not a folder written by opsense run; --force replaces "
+                             "only those")
+    parent = next((p for p in (path, *path.parents) if p.exists()), None)
+    if parent is None or not _can_write_in(parent):
+        raise UsageError(f"output folder {path}: cannot write in {parent}")
     return path
 
 
-def _claim_folder(path: Path) -> None:
-    """Create ``path`` and take it for this run: exactly one of two concurrent runs succeeds."""
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried for real: permissions, read-only or
+    pseudo file systems)."""
+    import tempfile
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise UsageError(f"output folder {path} is used by another run; choose a new one") from None
-    except OSError as err:
-        raise UsageError(f"cannot write the output folder {path}: {err.strerror}") from None
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"{os.getpid()}\n")
-    others = [p.name for p in path.iterdir() if p.name != LOCK_NAME]
-    if others:
-        raise UsageError(f"output folder {path} is not empty ({', '.join(sorted(others)[:3])}); choose a new one")
+        fd, probe = tempfile.mkstemp(prefix=".opsense-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunFolder:
+    """The output folder of one ``opsense run``, written atomically.
+
+    A lock file ``.<name>.lock`` beside the folder (created exclusively; a stale one, whose
+    process is gone, is taken over) makes a second run into the same folder fail at once.
+    Everything is written into ``.<name>.partial`` beside it, renamed to the folder at the end:
+    the folder appears complete, or not at all. An interrupted or failed run is finished the
+    same way, its ``run.json`` saying so.
+    """
+
+    def __init__(self, path: Path, *, force: bool = False):
+        self.path, self.force = path, force
+        self.lock = path.parent / f".{path.name}.lock"
+        self.partial = path.parent / f".{path.name}.partial"
+
+    def __enter__(self) -> Path:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
+            if self.partial.exists():       # left by a run that was killed: the lock is ours now
+                shutil.rmtree(self.partial)
+            self.partial.mkdir()
+        except OSError as err:
+            self._release()
+            raise UsageError(f"cannot write the output folder {self.path}: {err.strerror}") from None
+        return self.partial
+
+    def _take_lock(self) -> None:
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _pid_alive(pid):
+                    raise UsageError(f"output folder {self.path} is used by another run (process {pid}); "
+                                     "choose a new one") from None
+                self.lock.unlink(missing_ok=True)   # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            self.locked = True
+            return
+        raise UsageError(f"output folder {self.path} is used by another run; choose a new one")
+
+    def finish(self) -> None:
+        """Move the partial folder into place (replacing an empty folder, or an earlier run's with force)."""
+        if self.path.exists():
+            if any(self.path.iterdir()):
+                shutil.rmtree(self.path)    # checked by _new_folder: --force on an earlier run's folder
+            else:
+                self.path.rmdir()
+        os.rename(self.partial, self.path)
+
+    def _release(self) -> None:
+        if getattr(self, "locked", False):
+            self.lock.unlink(missing_ok=True)
+            self.locked = False
+
+    def __exit__(self, *exc):
+        try:
+            if self.partial.exists():
+                self.finish()
+        finally:
+            self._release()
+        return False
 
 
 def _default_folder(stem: str) -> Path:
@@ -138,7 +235,7 @@ def _rel(path: Path) -> str:
 def _cmd_list(args) -> int:
     root, chapters = _chapters(args)
     if args.chapters:
-        chapters = [get_chapter(n, chapters) for n in args.chapters]
+        chapters = [_catalog().get_chapter(n, chapters) for n in args.chapters]
     if args.json:
         doc = [{"chapter": c.name, "title": c.title, "notebook": str(c.path.relative_to(root)),
                 "in_toc": c.in_toc,
@@ -158,7 +255,7 @@ def _cmd_list(args) -> int:
             presets = c.preset_values(p.name)
             if presets and p.default is None:
                 help_ += "  [" + ", ".join(f"{k}: {v!r}" for k, v in presets.items()) + "]"
-            if p.name in RESERVED:
+            if p.name in _catalog().RESERVED:
                 help_ += "  [set by opsense run: the --out folder]"
             rows.append((p.name, p.type or "?", p.default_text, help_))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -201,7 +298,7 @@ def _notebook_claims(nb_path: Path):
     return doc, nb.metadata.get("papermill", {})
 
 
-def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: int | None):
+def _run_one(ch, values: dict, out: Path, *, progress: bool, timeout: int | None, command: str = ""):
     """Execute one chapter into ``out``; return its :class:`~opsense.tools.report.ChapterResult`."""
     import papermill as pm
 
@@ -220,7 +317,7 @@ def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: i
                                 progress_bar={"desc": ch.name, "leave": True, "file": bar} if progress else False,
                                 start_timeout=120, execution_timeout=timeout)
         except KeyboardInterrupt:
-            raise
+            status, error = "interrupted", "interrupted by the user (Ctrl-C)"
         except Exception as err:  # noqa: BLE001 - every failure is reported, the run goes on
             status, error = _error_text(err)
     wall = time.perf_counter() - t0
@@ -238,7 +335,7 @@ def _run_one(ch: Chapter, values: dict, out: Path, *, progress: bool, timeout: i
     if status == "ok" and doc is None:
         status, error = "no claims", "the chapter ran but displayed no claims"
     run = {"chapter": ch.name, "notebook": nb_out.name, "status": status, "error": error,
-           "parameters": values, "duration_s": round(duration, 2),
+           "parameters": values, "duration_s": round(duration, 2), "command": command,
            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - wall))}
     write_json_atomic(out / "run.json", json.loads(json.dumps(run, default=repr)))
     return ChapterResult(ch.name, claims, status, round(duration, 2), values, error)
@@ -256,7 +353,7 @@ def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
     if every:
         unknown = [k for k in given if not any(any(p.name == k for p in ch.parameters) for ch in targets)]
         if unknown:
-            raise ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
+            raise _catalog().ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
     return plan
 
 
@@ -268,6 +365,19 @@ def _print_claims(res, out=sys.stdout) -> None:
             print(f"         expected: {c.expected_failure}", file=out)
 
 
+def _command(args, given, raw, targets) -> str:
+    """The command line of a run, shell-quoted so that it pastes back."""
+    words = ["opsense", "run", "--all" if args.all else targets[0].name]
+    for k, v in given.items():
+        if k != "preset":
+            words += ["-p", k, raw.get(k, repr(v))]
+    if "preset" in given:
+        words += ["--preset", given["preset"]]
+    if args.out:
+        words += ["--out", args.out]
+    return shlex.join(words)
+
+
 def _cmd_run(args) -> int:
     from ..claims import write_json_atomic
     from . import report
@@ -275,56 +385,64 @@ def _cmd_run(args) -> int:
     if bool(args.chapter) == bool(args.all):
         raise UsageError("give one CHAPTER or --all (see opsense list)")
     root, chapters = _chapters(args)
+    get_chapter = _catalog().get_chapter
     targets = [c for c in chapters if c.in_toc] if args.all else [get_chapter(args.chapter, chapters)]
     given, raw = _parse_given(args.param, args.preset)
     plan = _validate_all(targets, given, raw, every=args.all)           # everything is checked before any kernel
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    out = _new_folder(Path(args.out) if args.out else _default_folder("all" if args.all else targets[0].name), root)
+    out = _new_folder(Path(args.out) if args.out else _default_folder("all" if args.all else targets[0].name), root,
+                      force=args.force)
+    record = None
     if args.record:
         record = Path(args.record).expanduser().resolve()
         if record.suffix != ".json":
             raise UsageError(f"--record must name a .json file, got {args.record}")
-        if not record.parent.is_dir() or not os.access(record.parent, os.W_OK) or (
+        if not record.parent.is_dir() or not _can_write_in(record.parent) or (
                 record.exists() and not os.access(record, os.W_OK)):
             raise UsageError(f"--record {args.record}: cannot write there")
-    _claim_folder(out)
-    env = report.environment(root)
-    write_json_atomic(out / "environment.json", env)
+    command = _command(args, given, raw, targets)
     progress = not args.no_progress
     results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
-    for k, ch in enumerate(targets):
-        folder = out / ch.name if args.all else out
-        if args.all:
-            print(f"[{k + 1}/{len(targets)}] {ch.name}", file=sys.stderr, flush=True)
-        res = _run_one(ch, plan[ch.name], folder, progress=progress, timeout=args.timeout)
-        results.append(res)
-        line = f"{ch.name}: {res.status}, {report.summary_line([res])} ({res.duration_s:.1f} s)"
-        print(line, flush=True)
-        if res.error:
-            for text in res.error.splitlines():
-                print(f"  {text}", flush=True)
-            if res.status != "claims failed":
-                print(f"  see {_rel(folder / (ch.name + '.ipynb'))} and {_rel(folder / 'kernel.log')}", flush=True)
-        elif not args.all:
-            _print_claims(res)
-        if res.status == "parameters refused":  # cannot happen: every check ran above
-            exit_code = max(exit_code, EXIT_USAGE)
-        elif res.status != "ok":
-            exit_code = max(exit_code, EXIT_FAIL)
-    wall = time.perf_counter() - t0
-    command = "opsense run " + ("--all" if args.all else targets[0].name)
-    command += "".join(f" -p {k} {raw.get(k, v)}" for k, v in given.items() if k != "preset")
-    command += f" --preset {given['preset']}" if "preset" in given else ""
-    paths = report.write_report(out, results, env, command=command)
-    if args.record:
-        write_json_atomic(record, json.loads(paths["json"].read_text(encoding="utf-8")))
-    print(f"outputs in {_rel(out)}/ (report.md, report.html" + (", " + ch.name + ".ipynb" if not args.all else "")
-          + ")" + (f"; record copied to {_rel(record)}" if args.record else ""))
+    with RunFolder(out, force=args.force) as work:
+        env = report.environment(root)
+        write_json_atomic(work / "environment.json", env)
+        for k, ch in enumerate(targets):
+            folder = work / ch.name if args.all else work
+            if args.all:
+                print(f"[{k + 1}/{len(targets)}] {ch.name}", file=sys.stderr, flush=True)
+            res = _run_one(ch, plan[ch.name], folder, progress=progress, timeout=args.timeout, command=command)
+            results.append(res)
+            line = f"{ch.name}: {res.status}, {report.summary_line([res])} ({res.duration_s:.1f} s)"
+            print(line, flush=True)
+            if res.error:
+                for text in res.error.splitlines():
+                    print(f"  {text}", flush=True)
+                if res.status not in ("claims failed", "interrupted"):
+                    where = f"{_rel(out)}/{ch.name + '/' if args.all else ''}"
+                    print(f"  see {where}{ch.name}.ipynb and {where}kernel.log", flush=True)
+            elif not args.all:
+                _print_claims(res)
+            if res.status == "interrupted":
+                exit_code = EXIT_INTERRUPTED
+                break
+            if res.status != "ok":
+                exit_code = max(exit_code, EXIT_FAIL)
+        wall = time.perf_counter() - t0
+        paths = report.write_report(work, results, env, command=command)
+        text = paths["md"].read_text(encoding="utf-8").rstrip()
+    if record is not None and exit_code != EXIT_INTERRUPTED:
+        write_json_atomic(record, json.loads((out / "report.json").read_text(encoding="utf-8")))
+    print(f"outputs in {_rel(out)}/ (report.md, report.html" + (f", {targets[0].name}.ipynb" if not args.all else "")
+          + ")" + (f"; record copied to {_rel(record)}" if record is not None and exit_code != EXIT_INTERRUPTED
+                   else ""))
+    if exit_code == EXIT_INTERRUPTED:
+        _err(f"interrupted: the chapters that finished, and the interrupted one marked as such, are in {_rel(out)}/")
+        return exit_code
     if args.all:
         print(f"wall time of opsense run --all: {wall:.1f} s")
         print()
-        print(paths["md"].read_text(encoding="utf-8").rstrip())   # its last line is the summary line
+        print(text)   # its last line is the summary line
     else:
         print(report.summary_line(results))
     return exit_code
@@ -343,6 +461,19 @@ def _latest_run(base: Path) -> Path:
     return max(cands, key=newest)
 
 
+def _recorded_command(folder: Path) -> str:
+    """The command that produced a run folder (from its report.json, else a run.json), if known:
+    ``report`` never replaces a run's own record of how it was made."""
+    for path in [folder / "report.json", *sorted(folder.rglob("run.json"))]:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("command"), str) and doc["command"].startswith("opsense run"):
+            return doc["command"]
+    return ""
+
+
 def _cmd_report(args) -> int:
     from . import report
 
@@ -350,8 +481,8 @@ def _cmd_report(args) -> int:
     if not folder.is_dir():
         raise UsageError(f"{folder} is not a folder")
     try:
-        root = find_root()
-        order = [c.name for c in discover(root)]
+        root = _catalog().find_root()
+        order = [c.name for c in _catalog().discover(root)]
     except FileNotFoundError:
         root, order = None, []
     results = report.collect(folder, order=order)
@@ -364,7 +495,8 @@ def _cmd_report(args) -> int:
     else:
         env = report.environment(root)
         note = "The run folder has no environment.json: the environment below is the one of this report, not of the run."
-    paths = report.write_report(folder, results, env, command=f"opsense report {folder}", note=note)
+    paths = report.write_report(folder, results, env, command=_recorded_command(folder) or
+                                shlex.join(["opsense", "report", str(folder)]), note=note)
     if args.record:
         from ..claims import write_json_atomic
 
@@ -410,6 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="new output folder (default runs/<chapter or all>-<time>/)")
     p.add_argument("--record", metavar="FILE.json",
                    help="also copy the run's report.json there (maintainers: book/reproduction.json)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder if an earlier opsense run wrote it")
     p.add_argument("--timeout", type=float, metavar="S", help="limit per cell, seconds (default none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
@@ -428,7 +562,26 @@ def main(argv: list[str] | None = None) -> int:
     ----------
     argv : list of str, optional
         The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 every claim holds; 1 a claim fails, a cell raises or a record is invalid; 2 a wrong
+        command line (nothing was run); 130 interrupted.
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `opsense list | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv) -> int:
+    ParameterError = _catalog().ParameterError
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -447,13 +600,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _err(f"cannot write {err.filename}: {err.strerror}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
-    except BrokenPipeError:  # e.g. `opsense list | head`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
 
 
 if __name__ == "__main__":
