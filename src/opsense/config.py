@@ -13,9 +13,10 @@ from __future__ import annotations
 import ast
 import numbers
 import os
+from dataclasses import dataclass
 from types import SimpleNamespace
 
-__all__ = ["Parameters", "merge", "configure", "parameter_check"]
+__all__ = ["Parameters", "Cost", "gd_cost", "merge", "configure", "parameter_check"]
 
 import functools
 
@@ -51,6 +52,55 @@ def _check(name, value, like):
         item = like[0]
         value = [_check(f"{name}[{i}]", x, item) for i, x in enumerate(value)]
     return value
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a chapter run costs, from its parameters alone (a chapter module's ``cost(P)``).
+
+    Attributes
+    ----------
+    memory_bytes : float
+        Peak memory of the largest arrays the run holds at once (operators, stacked factors,
+        recorded curves), in bytes.
+    work : float
+        The dominant arithmetic, in operator-entry touches: the sum over the gradient-descent
+        runs of iterations times ``m * n1 * n2`` (Gaussian operators) or ``n1 * n2 * k`` (the
+        identity), plus any other heavy term. Comparable between parameter sets of one
+        chapter, not between chapters.
+    drivers : tuple of str
+        The parameters that drive ``work``, most influential first.
+    """
+
+    memory_bytes: float
+    work: float
+    drivers: tuple = ()
+
+
+def gd_cost(runs: int, iters: int, *, m: int, n1: int, n2: int, k: int, r: int, every: int) -> tuple[float, float]:
+    """``(work, bytes)`` of one batch of :func:`opsense.run_gd`, for a chapter's ``cost``.
+
+    Work: ``runs * iters * n1 n2 (2 m + 3 k)`` (two operator passes, ``m = 0`` for the identity
+    operator, and three factor products per iteration). Memory: the final factors
+    ``runs (n1 + n2) k`` and the recorded curves ``runs * records * (min(n1, n2, k) + 2 r + 9)``
+    (the scalars the engine records per step), 8 bytes each.
+
+    Parameters
+    ----------
+    runs, iters : int
+        Runs of the batch and gradient steps of each.
+    m, n1, n2, k, r : int, keyword-only
+        Measurements (0 for the identity), shape, width and rank.
+    every : int, keyword-only
+        ``record_every``.
+
+    Returns
+    -------
+    (float, float)
+    """
+    records = iters // every + 1 + (1 if iters % every else 0)
+    work = float(runs) * iters * n1 * n2 * (2 * m + 3 * k)
+    return work, 8.0 * runs * ((n1 + n2) * k + records * (min(n1, n2, k) + 2 * r + 9))
 
 
 class Parameters(SimpleNamespace):

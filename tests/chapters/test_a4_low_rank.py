@@ -72,3 +72,33 @@ def test_figure_runs(small_exp):
     assert len(axes) == 3
     with pytest.raises(ValueError, match="exp"):
         ch.plot_low_rank("nope")
+
+
+# ----------------------------------------------------------------------------- the cost estimate
+def test_cost_of_the_presets_is_positive_finite_and_paper_costs_more():
+    """``cost(P)`` is pure arithmetic on the parameters (the presets pass the check elsewhere)."""
+    costs = {p: ch.cost(ops.config.merge(p, ch.PRESETS)) for p in ("book", "paper")}
+    for c in costs.values():
+        assert isinstance(c, ops.config.Cost)
+        assert 0 < c.memory_bytes < float("inf") and 0 < c.work < float("inf")
+        assert c.drivers and set(c.drivers) <= set(ch.PRESETS["book"])
+    assert costs["paper"].work >= costs["book"].work
+    assert costs["paper"].memory_bytes >= costs["book"].memory_bytes
+
+
+def test_cost_work_doubles_with_its_main_driver():
+    P = ops.config.merge("book", ch.PRESETS)
+    names = ["iters"]
+    Q = ops.config.merge("book", ch.PRESETS, **{name: 2 * getattr(P, name) for name in names})
+    assert ch.cost(Q).work / ch.cost(P).work == pytest.approx(2.0, rel=0.05)
+    assert ch.cost(Q).memory_bytes >= ch.cost(P).memory_bytes
+    assert "iters" in ch.cost(P).drivers
+
+
+def test_cost_by_hand_on_a_tiny_case():
+    P = ops.config.merge("book", ch.PRESETS, **SMALL)     # 6 x 8, m 30, k 8, 3 + 1 runs, 300 steps
+    c = ch.cost(P)
+    # runs * iters * n1 n2 * (2 m + 3 k) = 4 * 300 * 48 * 84
+    assert c.work == 4 * 300 * 48 * (2 * 30 + 3 * 8) == 4_838_400
+    # operator 30 * 48; per run: factors (6 + 8) * 8 and 31 records of min(6, 8, 8) + 2 * 2 + 9 = 19 values
+    assert c.memory_bytes == 8 * (30 * 48 + 4 * ((6 + 8) * 8 + 31 * 19)) == 33_952

@@ -155,3 +155,41 @@ def test_experiment_functions_refuse_foreign_results(small):
         ch.run_drift(P, runs, runs)
     with pytest.raises(ValueError, match="rates must be a Rates"):
         ch.claims(runs, ver, drift, bal, bal)
+
+
+# ----------------------------------------------------------------------------- the cost estimate
+def test_cost_of_the_presets_is_positive_finite_and_paper_costs_more():
+    """``cost(P)`` is pure arithmetic on the parameters (the presets pass the check elsewhere)."""
+    costs = {p: ch.cost(ops.config.merge(p, ch.PRESETS)) for p in ("book", "paper")}
+    for c in costs.values():
+        assert isinstance(c, ops.config.Cost)
+        assert 0 < c.memory_bytes < float("inf") and 0 < c.work < float("inf")
+        assert c.drivers and set(c.drivers) <= set(ch.PRESETS["book"])
+    assert costs["paper"].work >= costs["book"].work
+    assert costs["paper"].memory_bytes >= costs["book"].memory_bytes
+
+
+def test_cost_work_doubles_with_its_main_driver():
+    P = ops.config.merge("book", ch.PRESETS)
+    names = ["m"]
+    Q = ops.config.merge("book", ch.PRESETS, **{name: 2 * getattr(P, name) for name in names})
+    assert ch.cost(Q).work / ch.cost(P).work == pytest.approx(2.0, rel=0.05)
+    assert ch.cost(Q).memory_bytes >= ch.cost(P).memory_bytes
+    assert "m" in ch.cost(P).drivers
+
+
+def test_cost_by_hand_on_a_tiny_case():
+    import math
+
+    P = ops.config.merge("book", ch.PRESETS, n=4, r=1, k=2, m=30, kappa=2.0, alpha=0.5, eta=0.1, iters=400)
+    c = ch.cost(P)
+    step = 16 * (2 * 30 + 3 * 2)                 # one Gaussian step: n^2 (2 m + 3 k) = 1056
+    runs = (3 + 1 + 1) * 400 * step + 400 * 16 * 3 * 2   # five Gaussian runs and the factorization run
+    ident = 300 * 16 * (5 * 30 + 6 * 2)          # min(300, iters) single steps, five passes each
+    t_eps = 2.5 * 2.0 * math.log(100 * 4 / (2.0 * 0.25)) / 0.1   # 2.5 signal_time(alpha) = 334.2
+    n0 = 10 * math.ceil(t_eps / 10)              # 340
+    assert n0 == 340
+    drift = 3 * (4 * n0 // 10) * 16 * (21 * 30 + 30 * 2)   # 3 step sizes, 136 chunks of 10 steps
+    assert c.work == runs + ident + drift == 7_432_320
+    # two operators 30 x 16; six runs of factors (4 + 4) * 2 and 41 records of 2 + 2 + 9 values
+    assert c.memory_bytes == 8 * (2 * 30 * 16 + 6 * ((4 + 4) * 2 + 41 * 13)) == 34_032

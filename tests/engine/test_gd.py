@@ -84,10 +84,12 @@ def test_batched_equals_single():
     for b in range(4):
         one = ops.run_gd(pr, k=ks[b], alpha=alphas[b], eta=etas[b], seed=seeds[b], iters=300,
                         init="imbalanced", record_every=7)
+        # the bounds documented in run_gd: 1e-12 of each curve's scale, 1e-9 for the imbalance
         for name in ("error", "loss", "imbalance_fro", "coupling", "singular_values", "angle_truth"):
             a, s = getattr(batch, name)[b], getattr(one, name)[0]
             scale = max(np.max(np.abs(s)), 1e-300)
-            assert np.max(np.abs(a[..., :s.shape[-1]] - s)) <= 1e-12 * scale, name
+            tol = 1e-9 if name == "imbalance_fro" else 1e-12
+            assert np.max(np.abs(a[..., :s.shape[-1]] - s)) <= tol * scale, name
         np.testing.assert_allclose(batch.U[b, :, :ks[b]], one.U[0], rtol=1e-12, atol=1e-14)
         assert np.all(batch.U[b, :, ks[b]:] == 0)  # zero padding receives exactly zero gradient
         m = batch.member(b)

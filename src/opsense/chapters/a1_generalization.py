@@ -23,14 +23,14 @@ import numpy as np
 
 from .. import _validate as v
 from ..book import rounded
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_least, at_most, between
 from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, check_problem, make_problem
 from ..plotting import figure, param_label
 
-__all__ = ["PRESETS", "check", "AlphaSweep", "alpha_sweep", "Experiment", "problem", "describe", "run",
+__all__ = ["PRESETS", "check", "cost", "AlphaSweep", "alpha_sweep", "Experiment", "problem", "describe", "run",
            "timing", "summary", "exponent_summary", "glue_values", "claims", "plot_generalization"]
 
 _ALPHAS = [1.0, 0.3, 0.1] + [10.0 ** -e for e in range(2, 9)]   # 1 ... 1e-8
@@ -117,6 +117,35 @@ def check(P) -> None:
         raise ValueError(f"parameter k must keep runs * (n1 + n2) * k <= {MAX_FACTOR_ENTRIES:,} (memory; "
                          f"runs = {runs}), got {runs} * {n1 + n2} * {k}")
     v.integer("seed", P.seed, minimum=0)
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What :func:`run` and :func:`describe` cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work``: ``runs = n_seeds * len(alphas) + 2`` runs of ``iters`` steps, each step
+    ``n1 n2 (2 m + 3 k)``, plus the rank of the operator that :func:`describe` computes (an SVD,
+    ``m n1 n2 min(m, n1 n2)``). ``memory_bytes``: the ``m x n1 n2`` operator twice (the SVD works
+    on a copy), the stacked factors ``runs (n1 + n2) k`` and the curves.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, r, m, k = int(P.n1), int(P.n2), int(P.r), int(P.m), int(P.k)
+    runs = int(P.n_seeds) * len(P.alphas) + 2
+    w, b = gd_cost(runs, int(P.iters), m=m, n1=n1, n2=n2, k=k, r=r, every=RECORD_EVERY)
+    w_rank = float(m) * n1 * n2 * min(m, n1 * n2)
+    return Cost(memory_bytes=8.0 * 2 * m * n1 * n2 + b, work=w + w_rank,
+                drivers=("iters", "n_seeds", "alphas", "m", "n1", "n2", "k"))
 
 
 # ---------------------------------------------------------------------------- the alpha sweep

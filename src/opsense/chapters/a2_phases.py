@@ -21,14 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, fit_line, fit_rate, hitting_time
 from ..claims import Claim, at_most, between, close
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, check_problem, make_problem
 from ..plotting import figure
 
-__all__ = ["PRESETS", "check", "EscapeSlopes", "escape_slopes", "hitting_times", "escape_fits",
+__all__ = ["PRESETS", "check", "cost", "EscapeSlopes", "escape_slopes", "hitting_times", "escape_fits",
            "two_stage_slope", "first_time", "Experiment", "problem", "describe", "run", "timing",
            "phases_summary", "escape_summary", "rates_summary", "glue_values", "claims", "plot_phases",
            "plot_escape"]
@@ -124,6 +124,35 @@ def check(P) -> None:
         raise ValueError(f"parameter k must keep len(alphas) * (n1 + n2) * k <= {MAX_FACTOR_ENTRIES:,} (memory), "
                          f"got {B} * {n1 + n2} * {k}")
     v.integer("seed", P.seed, minimum=0)
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What :func:`run` costs, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work``: ``len(alphas)`` runs of ``iters`` steps, each step ``n1 n2 (2 m + 3 k)``, plus the
+    recording at every step (QR and SVD of the factors, ``min(n1, n2) n1 n2`` per run and step,
+    the term of :func:`check`). ``memory_bytes``: the ``m x n1 n2`` operator, the stacked factors
+    and the curves (``len(alphas) (iters + 1) (min(n1, n2, k) + 2 r + 9)``).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, r, m, k, iters = int(P.n1), int(P.n2), int(P.r), int(P.m), int(P.k), int(P.iters)
+    B = len(P.alphas)
+    w, b = gd_cost(B, iters, m=m, n1=n1, n2=n2, k=k, r=r, every=1)
+    w_rec = float(B) * (iters + 1) * min(n1, n2) * n1 * n2
+    return Cost(memory_bytes=8.0 * m * n1 * n2 + b, work=w + w_rec,
+                drivers=("iters", "alphas", "m", "n1", "n2", "k"))
 
 
 # ---------------------------------------------------------------------------- escape times

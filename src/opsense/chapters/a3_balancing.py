@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..book import rounded
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_most, between, close
 from ..engine.factors import dilation, imbalance, imbalance_increment, initial_factors, lifted_step, residual_matrix
@@ -36,7 +36,8 @@ from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, check_factor_pair, check_problem, make_problem
 from ..plotting import figure, param_label, plot_power_fit, value_ticks
 
-__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "LiftedVerification", "verify_lifted", "Balancing",
+__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "cost",
+           "LiftedVerification", "verify_lifted", "Balancing",
            "run", "identities_table", "summary", "glue_values", "claims", "plot_balancing"]
 
 #: Parameter sets: ``book`` (20 x 30, rank 2, a few seconds) and ``paper`` (50 x 50, rank 3).
@@ -132,6 +133,40 @@ def check(P) -> None:
             raise ValueError(f"{name} must be <= {bound:.3g} at alpha = {a:g}, the safe step "
                              f"min(1/(3 sigma_1(A*(y))), 1/L0) of opsense.step_sizes (larger steps may "
                              f"diverge), got {e:g}")
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What :func:`run` costs, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work``: the ``len(alphas) + len(etas)`` runs of ``iters`` steps on the Gaussian operator
+    (``n1 n2 (2 m + 3 k)`` per step) and on the identity (``3 n1 n2 k``), plus
+    :func:`verify_lifted` (one run to ``max(check_times)``, and at each check time about nine
+    operator passes: one engine step, :func:`opsense.lifted_step`, the residual and
+    :func:`opsense.imbalance_increment`). ``memory_bytes``: the ``m x n1 n2`` operator and the
+    factors and curves of both batches.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, r, m, k, iters = int(P.n1), int(P.n2), int(P.r), int(P.m), int(P.k), int(P.iters)
+    B = len(P.alphas) + len(P.etas)
+    g = dict(n1=n1, n2=n2, k=k, r=r, every=RECORD_EVERY)
+    w_g, b_g = gd_cost(B, iters, m=m, **g)
+    w_i, b_i = gd_cost(B, iters, m=0, **g)
+    times = [int(t) for t in P.check_times]
+    w_v = gd_cost(1, max(times), m=m, **g)[0] + 9.0 * len(times) * m * n1 * n2
+    return Cost(memory_bytes=8.0 * m * n1 * n2 + b_g + b_i, work=w_g + w_i + w_v,
+                drivers=("iters", "alphas", "etas", "m", "n1", "n2", "k"))
 
 
 # ---------------------------------------------------------------------------- the lifted form

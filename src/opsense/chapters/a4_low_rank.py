@@ -17,14 +17,15 @@ import numpy as np
 
 from .. import _validate as v
 from ..book import rounded
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, effective_rank, fit_power
 from ..claims import Claim, at_least, at_most, between, close
 from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, make_problem
 from ..plotting import figure, param_label, plot_power_fit
 
-__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "LowRank", "run", "summary", "exponent_line",
+__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "cost", "LowRank", "run",
+           "summary", "exponent_line",
            "glue_values", "claims", "plot_low_rank"]
 
 ALPHAS = [10.0 ** -e for e in range(2, 7)]   # 1e-2 ... 1e-6
@@ -100,6 +101,32 @@ def check(P) -> None:
     if eta > safe.min():
         raise ValueError(f"eta must be <= {safe.min():.3g}, the safe step min(1/(3 sigma_1(A*(y))), 1/L0) "
                          f"of opsense.step_sizes at the small alphas (larger steps may diverge), got {eta:g}")
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What :func:`run` costs, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work``: ``len(alphas) + 1`` runs of ``iters`` steps, each step ``n1 n2 (2 m + 3 k)``.
+    ``memory_bytes``: the ``m x n1 n2`` operator, the stacked factors ``runs (n1 + n2) k`` and the
+    curves ``runs * records * (min(n1, n2, k) + 2 r + 9)`` (a record every 10 steps), 8 bytes each.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, r, m, k = int(P.n1), int(P.n2), int(P.r), int(P.m), int(P.k)
+    runs = len(P.alphas) + 1
+    w, b = gd_cost(runs, int(P.iters), m=m, n1=n1, n2=n2, k=k, r=r, every=RECORD_EVERY)
+    return Cost(memory_bytes=8.0 * m * n1 * n2 + b, work=w, drivers=("iters", "alphas", "m", "n1", "n2", "k"))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _validate as v
 from ..book import rounded
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, fit_rate
 from ..claims import Claim, at_least, at_most, between
 from ..engine.factors import imbalance, initial_factors
@@ -33,7 +33,7 @@ from ..engine.operators import SensingOperator
 from ..engine.problems import Problem, low_rank_target, make_problem
 from ..plotting import figure, param_label
 
-__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "MAX_STEPS", "check", "Readings", "run_readings",
+__all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "MAX_STEPS", "check", "cost", "Readings", "run_readings",
            "readings_summary", "Options", "run_options", "options_summary", "PhaseDiagram", "phase_diagram",
            "run_phase_diagram", "phase_summary", "glue_values", "claims", "plot_options",
            "plot_phase_diagram"]
@@ -151,6 +151,43 @@ def check(P) -> None:
     if eta > safe:
         raise ValueError(f"eta must be <= {safe:.3g}, the safe step min(1/(3 sigma_1(A*(y))), 1/L0) of "
                          f"opsense.step_sizes at the small alpha (larger steps may diverge), got {eta:g}")
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What the three experiments cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work`` sums :func:`run_readings` (one run of ``iters_b`` steps at ``k_b``), :func:`run_options`
+    (six runs of ``iters`` steps at width ``k``, the batch's padding) and :func:`run_phase_diagram`
+    (for each ``m`` of ``ratios``, ``n_seeds * len(ks)`` runs of ``iters_pd`` steps at width
+    ``max(ks)``), each step ``n1 n2 (2 m + 3 k)``; reruns after a divergence are not counted.
+    ``memory_bytes``: the larger of the ``m x n1 n2`` operator and the phase diagram's master matrix
+    of the largest ``m`` with its rescaled temporary and the operator's copy (three of that size),
+    plus the factors and curves of the results the page keeps.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, r, m = int(P.n1), int(P.n2), int(P.r), int(P.m)
+    k_b, k = int(P.k_b), max(int(P.k), int(P.k_b))
+    g = dict(n1=n1, n2=n2, r=r, every=RECORD_EVERY)
+    w1, b1 = gd_cost(1, int(P.iters_b), m=m, k=k_b, **g)
+    w2, b2 = gd_cost(6, int(P.iters), m=m, k=k, **g)
+    ms = _m_values(P.ratios, r, n1, n2)
+    runs, K, T = int(P.n_seeds) * len(P.ks), max(int(x) for x in P.ks), int(P.iters_pd)
+    pd = [gd_cost(runs, T, m=mm, n1=n1, n2=n2, k=K, r=r, every=T) for mm in ms]
+    operators = 8.0 * max(m, 3 * max(ms)) * n1 * n2
+    return Cost(memory_bytes=operators + b1 + b2 + pd[-1][1], work=w1 + w2 + sum(w for w, _ in pd),
+                drivers=("iters_pd", "n_seeds", "ratios", "ks", "iters", "m", "k", "n1", "n2", "iters_b"))
 
 
 def _problem(P) -> Problem:

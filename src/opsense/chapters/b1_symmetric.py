@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import burn_in_time, fit_line, fit_power, late_rate, signal_time
 from ..claims import Claim, at_most, between, close
 from ..engine.factors import initial_factors
@@ -29,7 +29,7 @@ from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, check_problem, make_problem
 from ..plotting import figure, param_label, plot_curves
 
-__all__ = ["PRESETS", "FLOOR", "check", "cubic_recursion", "cubic_tail", "cubic_bound_excess",
+__all__ = ["PRESETS", "FLOOR", "check", "cost", "cubic_recursion", "cubic_tail", "cubic_bound_excess",
            "redundant_singular_values", "tail_constant", "plateau_ratio_samples", "local_rate_symmetric",
            "record_interval", "Problems", "SensingRuns", "FactorizationRuns", "ExactRates",
            "Mechanism", "Tails", "Plateaus", "Checks", "problems", "run_sensing", "run_factorization",
@@ -132,6 +132,48 @@ def check(P) -> None:
         raise ValueError(f"parameter seed must be an integer >= 0, got {P.seed}")
 
 
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What the chapter's runs cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work`` sums :func:`run_sensing` (``len(ks)`` symmetric runs of ``iters`` steps on the ``m x n^2``
+    operator, two passes per step), the linearization of :func:`local_rate_symmetric` (``A*A`` applied
+    to ``n r`` directions: ``2 n r m n^2``) and :func:`run_factorization` (``len(ks) + (len(ks) - 1)
+    len(alphas)`` identity runs of ``iters_mf`` steps, ``3 n^2 max(ks)`` each). The recording
+    interval of :func:`record_interval` is estimated with the factorization rate
+    ``-2 ln(1 - eta / kappa)`` (``sigma_r = 1 / kappa``). ``memory_bytes``: the operator, the
+    linearization (``n r (2 n^2 + m)``), the factors and curves of both batches and the predictions.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n, r, m = int(P.n), int(P.r), int(P.m)
+    ks = [int(k) for k in P.ks]
+    K = max(ks)
+    rate = -2.0 * np.log(1.0 - P.eta / P.kappa)
+
+    def every(iters):
+        return max(1, min(iters // 1000, int(np.log(1 / FLOOR) / (rate * 10))))
+
+    w_s, b_s = gd_cost(len(ks), int(P.iters), m=m, n1=n, n2=n, k=K, r=r, every=every(int(P.iters)))
+    runs_f = len(ks) + (len(ks) - 1) * len(P.alphas)
+    rec_f = every(int(P.iters_mf))
+    w_f, b_f = gd_cost(runs_f, int(P.iters_mf), m=0, n1=n, n2=n, k=K, r=r, every=rec_f)
+    w_lin = 2.0 * n * r * m * n * n
+    memory = 8.0 * (m * n * n + n * r * (2 * n * n + m) + runs_f * (int(P.iters_mf) // rec_f + 2)) + b_s + b_f
+    return Cost(memory_bytes=memory, work=w_s + w_lin + w_f,
+                drivers=("iters", "m", "n", "ks", "iters_mf", "alphas"))
 
 
 # ---------------------------------------------------------------------------- the cubic recursion

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
+from ..config import Cost, gd_cost, parameter_check
 from ..analysis import Fit, burn_in_time, fit_power, fit_rate, late_rate, rate_ratio, signal_time
 from ..claims import Claim, at_most, between, close
 from ..engine.gd import GDResult, run_gd
@@ -28,7 +28,7 @@ from ..engine.operators import SensingOperator
 from ..engine.problems import LowRankTarget, Problem, make_problem, psd_problems
 from ..plotting import figure, param_label, plot_curves
 
-__all__ = ["PRESETS", "FLOOR", "C1", "C2", "check", "diagonal_toy", "toy_recursion", "toy_rate", "WidthRuns",
+__all__ = ["PRESETS", "FLOOR", "C1", "C2", "check", "cost", "diagonal_toy", "toy_recursion", "toy_rate", "WidthRuns",
            "ToyRuns", "Rates", "Comparison", "problem", "run_widths", "run_toy", "rates", "compare",
            "summary_toy", "summary_rates", "summary_compare", "glue_values", "glue_fits", "claims",
            "plot_widths", "plot_toy_and_rates", "plot_compare"]
@@ -131,6 +131,43 @@ def check(P) -> None:
         raise ValueError(f"parameter seed must be an integer >= 0, got {P.seed}")
 
 
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What the chapter's runs cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work`` sums :func:`run_widths` (``len(alphas_exact)`` runs of ``iters_exact`` steps at
+    ``k = r``, ``len(alphas)`` runs of ``iters`` steps at ``k``), :func:`run_toy` (``len(alphas_toy)``
+    2 x 2 identity runs of ``iters`` steps) and :func:`compare` (two runs of ``iters_compare``
+    steps), each Gaussian step ``n^2 (2 m + 3 k)``. ``memory_bytes``: three ``m x n^2`` operators
+    (the problem of :func:`problem`, kept by the page, and the two of :func:`compare`), the
+    factors and curves of every batch and the toy's recursions.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n, r, m, k = int(P.n), int(P.r), int(P.m), int(P.k)
+    g = dict(m=m, n1=n, n2=n, r=r)
+    batches = [
+        gd_cost(len(P.alphas_exact), int(P.iters_exact), k=r, every=10, **g),
+        gd_cost(len(P.alphas), int(P.iters), k=k, every=max(1, int(P.iters) // 1000), **g),
+        gd_cost(len(P.alphas_toy), int(P.iters), m=0, n1=2, n2=2, k=2, r=1, every=10),
+        gd_cost(2, int(P.iters_compare), k=k, every=max(1, int(P.iters_compare) // 400), **g),
+    ]
+    work = sum(w for w, _ in batches)
+    memory = 8.0 * (3 * m * n * n + 2 * len(P.alphas_toy) * (int(P.iters) + 1)) + sum(b for _, b in batches)
+    return Cost(memory_bytes=memory, work=work,
+                drivers=("iters", "alphas", "m", "n", "iters_compare", "iters_exact", "alphas_exact"))
 
 
 # ---------------------------------------------------------------------------- the 2x2 toy

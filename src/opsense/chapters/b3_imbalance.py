@@ -25,15 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
-from ..analysis import Fit, fit_power, hitting_time, late_rate
+from ..config import Cost, gd_cost, parameter_check
+from ..analysis import Fit, fit_power, hitting_time, late_rate, signal_time
 from ..claims import Claim, at_least, between
 from ..engine.factors import imbalance, imbalance_increment, initial_factors, redundant_imbalance
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, PsdProblems, check_factor_pair, check_problem, psd_problems
 from ..plotting import figure, param_label, plot_curves
 
-__all__ = ["PRESETS", "EPS", "FLOOR", "check", "Setup", "setup", "init_summary", "Runs", "run",
+__all__ = ["PRESETS", "EPS", "FLOOR", "check", "cost", "Setup", "setup", "init_summary", "Runs", "run",
            "IdentityVerification", "verify_identity", "run_identity", "identity_summary", "imbalance_drift",
            "Drift", "run_drift", "drift_summary", "BalancedVerification", "verify_balanced", "balanced_summary",
            "rip_shrink", "trigger_time", "LateRate", "Rates", "late_rates",
@@ -109,6 +109,48 @@ def check(P) -> None:
     if eta > safe:
         raise ValueError(f"parameter eta must be <= {safe:.3g} = 1/(3 sigma_1(A*(y))) for these operators "
                          f"(the engine's safe step size), got {eta}")
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What the chapter's runs cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work`` sums :func:`run` (five Gaussian runs of ``iters`` steps: the three initializations,
+    balanced, symmetric; one identity run), :func:`run_identity` (``min(300, iters)`` single
+    steps, five operator passes each with :func:`opsense.imbalance_increment`) and
+    :func:`run_drift` (three runs of ``4 n0`` steps in chunks of 10, ``21`` passes per chunk),
+    each Gaussian step ``n^2 (2 m + 3 k)``. ``n0`` is the trigger time of the imbalanced run
+    rounded up to 10, which depends on the data; it is estimated as
+    ``2.5 * signal_time(alpha)`` (:func:`opsense.analysis.signal_time`; measured 570 and 540
+    against 506 and 552 for ``book`` and ``paper``), at most ``iters``. ``memory_bytes``: the two
+    ``m x n^2`` operators of :func:`setup` and the factors and curves of the runs.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n, r, k, m, iters = int(P.n), int(P.r), int(P.k), int(P.m), int(P.iters)
+    g = dict(n1=n, n2=n, k=k, r=r, every=10)
+    w_gen, b_gen = gd_cost(3, iters, m=m, **g)
+    w_one, b_one = gd_cost(1, iters, m=m, **g)
+    w_fac, b_fac = gd_cost(1, iters, m=0, **g)
+    steps = min(IDENTITY_STEPS, iters)
+    w_ident = steps * n * n * (5.0 * m + 6 * k)
+    t_eps = min(iters, 2.5 * signal_time(P.alpha, eta=P.eta, kappa=P.kappa, n=n))
+    n0 = max(DRIFT_EVERY, int(np.ceil(t_eps / DRIFT_EVERY)) * DRIFT_EVERY)
+    chunks = 4 * n0 // DRIFT_EVERY
+    w_drift = 3.0 * chunks * n * n * ((2 * DRIFT_EVERY + 1) * m + 3 * DRIFT_EVERY * k)
+    memory = 8.0 * 2 * m * n * n + b_gen + 2 * b_one + b_fac
+    return Cost(memory_bytes=memory, work=w_gen + 2 * w_one + w_fac + w_ident + w_drift,
+                drivers=("iters", "m", "n", "alpha", "k"))
 
 
 def _safe_eta(problem: Problem) -> float:

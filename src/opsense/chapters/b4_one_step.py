@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
-from ..analysis import Fit, fit_power, hitting_time, late_rate
+from ..config import Cost, gd_cost, parameter_check
+from ..analysis import Fit, fit_power, hitting_time, late_rate, signal_time
 from ..claims import Claim, between
 from ..engine.factors import imbalance, initial_factors, rebalance, redundant_imbalance
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, make_problem
 from ..plotting import STYLE, figure, param_label
 
-__all__ = ["PRESETS", "FLOOR", "check", "Runs", "run", "trigger_summary", "RebalanceReport",
+__all__ = ["PRESETS", "FLOOR", "check", "cost", "Runs", "run", "trigger_summary", "RebalanceReport",
            "rebalance_report", "rebalance_reports", "reports_table", "StepVerification",
            "verify_step", "step_summary", "Rates", "rates", "rates_summary", "glue_values", "claims", "plot_one_step",
            "plot_rates"]
@@ -114,6 +114,43 @@ def check(P) -> None:
     if eta > safe:
         raise ValueError(f"parameter eta must be <= {safe:.3g} = 1/(3 sigma_1(A*(y))) for this operator "
                          f"(the engine's safe step size), got {eta}")
+
+
+
+
+
+
+def cost(P) -> Cost:
+    """What the chapter's runs cost, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work`` sums :func:`run` (``len(alphas) + 1`` vanilla runs of ``iters`` steps, ``len(alphas)``
+    rebalanced runs of ``iters_modified`` steps) and :func:`rebalance_reports` (each vanilla run
+    again up to its trigger time), each step ``n^2 (2 m + 3 k)``. The trigger times depend on the
+    data; each is estimated as ``2.5 * signal_time(alpha)`` (:func:`opsense.analysis.signal_time`;
+    ``book``: 1984 in all against 1978 measured), at most ``iters_modified``. ``memory_bytes``: the
+    ``m x n^2`` operator and the factors and curves of both batches.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n, r, k, m = int(P.n), int(P.r), int(P.k), int(P.m)
+    alphas = [float(a) for a in P.alphas]
+    A = len(alphas)
+    g = dict(m=m, n1=n, n2=n, k=k, r=r, every=RECORD_EVERY)
+    w_van, b_van = gd_cost(A + 1, int(P.iters), **g)
+    w_mod, b_mod = gd_cost(A, int(P.iters_modified), **g)
+    t1 = [min(int(P.iters_modified), int(np.ceil(2.5 * signal_time(a, eta=P.eta, kappa=P.kappa, n=n))))
+          for a in alphas]
+    w_rep = sum(gd_cost(1, t, m=m, n1=n, n2=n, k=k, r=r, every=t)[0] for t in t1)
+    memory = 8.0 * m * n * n + b_van + b_mod
+    return Cost(memory_bytes=memory, work=w_van + w_mod + w_rep,
+                drivers=("iters", "alphas", "m", "n", "iters_modified"))
 
 
 def _need(name: str, value, cls):

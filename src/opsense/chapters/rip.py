@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as v
-from ..config import parameter_check
+from ..config import Cost, parameter_check
 from ..analysis import Fit, fit_power
 from ..claims import Claim, at_most, between
 from ..engine.operators import SensingOperator
 from ..engine.problems import low_rank_target
 from ..plotting import figure, plot_power_fit, value_ticks
 
-__all__ = ["PRESETS", "check", "IsometryRatios", "Experiment", "isometry_ratios", "run", "summary",
+__all__ = ["PRESETS", "check", "cost", "IsometryRatios", "Experiment", "isometry_ratios", "run", "summary",
            "glue_values", "claims", "plot_ratios"]
 
 #: Parameter sets of the chapter: ``book`` (20 x 20, about a second) and ``paper`` (50 x 50, rank 3).
@@ -65,6 +65,31 @@ def check(P) -> None:
     if int(ms.max()) * n1 * n2 > MAX_ENTRIES:
         raise ValueError(f"parameter m_values must keep max(m_values) * n1 * n2 <= {MAX_ENTRIES:,} "
                          f"(the operator's memory), got {int(ms.max())} * {n1} * {n2}")
+
+
+def cost(P) -> Cost:
+    """What :func:`run` costs, from the parameters alone (pure arithmetic, nothing is run).
+
+    ``work = trials * n1 * n2 * sum(m_values)``: every operator (one per ``m``) measures the
+    stack of ``trials`` random matrices, ``m * n1 * n2`` multiply-adds per matrix.
+    ``memory_bytes`` counts the stack of matrices (``trials * n1 * n2``), the largest
+    operator (``max(m) * n1 * n2``), its measurements (``trials * max(m)``) and the ratios
+    (``len(m_values) * trials``), 8 bytes each.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure` (already checked by :func:`check`).
+
+    Returns
+    -------
+    opsense.config.Cost
+    """
+    n1, n2, trials = int(P.n1), int(P.n2), int(P.trials)
+    ms = [int(m) for m in P.m_values]
+    work = float(trials) * n1 * n2 * sum(ms)
+    memory = 8.0 * (trials * n1 * n2 + max(ms) * n1 * n2 + trials * max(ms) + len(ms) * trials)
+    return Cost(memory_bytes=memory, work=work, drivers=("trials", "m_values", "n1", "n2"))
 
 
 def _m_values(m_values, *, fewest: int = 2) -> np.ndarray:

@@ -232,13 +232,31 @@ def _rel(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- list
+def _preset_costs(chapter, recorded) -> dict:
+    """``{preset: Estimate}`` of a chapter's presets (empty if the module has no ``cost``)."""
+    from . import costs
+
+    out = {}
+    for preset in chapter.presets:
+        e = costs.estimate(chapter, {"preset": preset}, recorded=recorded)
+        if e is not None:
+            out[preset] = e
+    return out
+
+
 def _cmd_list(args) -> int:
+    from . import costs
+
     root, chapters = _chapters(args)
     if args.chapters:
         chapters = [_catalog().get_chapter(n, chapters) for n in args.chapters]
+    recorded = costs.recorded_seconds(root)
     if args.json:
         doc = [{"chapter": c.name, "title": c.title, "notebook": str(c.path.relative_to(root)),
                 "in_toc": c.in_toc,
+                "cost": {p: {"memory_bytes": e.memory_bytes, "seconds": e.seconds, "drivers": list(e.drivers),
+                             "measured": p == "book" and c.name in recorded}
+                         for p, e in _preset_costs(c, recorded).items()},
                 "parameters": [{"name": p.name, "type": p.type, "default": p.default, "help": p.help,
                                 "presets": c.preset_values(p.name)} for p in c.parameters]}
                for c in chapters]
@@ -249,6 +267,12 @@ def _cmd_list(args) -> int:
             print()
         flag = "" if c.in_toc else "  (not in _toc.yml yet)"
         print(f"{c.name}: {c.title}  [{c.path.relative_to(root)}]{flag}")
+        est = _preset_costs(c, recorded)
+        if est:
+            print("  cost: " + "; ".join(
+                f"{p} {e.text()}" + (" (measured in the last full re-run)" if p == "book" and c.name in recorded
+                                     else " (estimated)" if e.seconds is not None else "")
+                for p, e in est.items()))
         rows = [("name", "type", "default", "help")]
         for p in c.parameters:
             help_ = p.help
@@ -365,6 +389,34 @@ def _print_claims(res, out=sys.stdout) -> None:
             print(f"         expected: {c.expected_failure}", file=out)
 
 
+def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float) -> None:
+    """Refuse a run that needs more memory than the machine has, and one estimated to take longer
+    than ``max_minutes`` unless ``yes``; say the estimate otherwise."""
+    from . import costs
+
+    if max_minutes <= 0:
+        raise UsageError(f"--max-minutes must be > 0, got {max_minutes:g}")
+    recorded = costs.recorded_seconds(root)
+    estimates = [e for e in (costs.estimate(ch, plan[ch.name], recorded=recorded) for ch in targets) if e]
+    memory = costs.machine_memory()
+    for e in estimates:
+        if e.memory_bytes > 0.8 * memory:
+            raise UsageError(f"chapter {e.chapter}: these parameters need about {costs.size(e.memory_bytes)} of "
+                             f"memory (driven by {', '.join(e.drivers) or 'the sizes'}), more than this machine's "
+                             f"{costs.size(memory)} allow; lower them")
+    total = sum(e.seconds for e in estimates if e.seconds is not None)
+    if total > 60 * max_minutes and not yes:
+        slow = max(estimates, key=lambda e: e.seconds or 0.0)
+        raise UsageError(f"the run is estimated to take {costs.duration(total)} (chapter {slow.chapter}: "
+                         f"{costs.duration(slow.seconds)}, driven by {', '.join(slow.drivers) or 'the sizes'}); "
+                         f"pass --yes to run it anyway, or --max-minutes to raise the limit")
+    if estimates:
+        known = any(e.seconds is not None for e in estimates)
+        peak = max(e.memory_bytes for e in estimates)
+        print(f"estimated cost: about {costs.size(peak)} of memory"
+              + (f", about {costs.duration(total)}" if known else ""), file=sys.stderr, flush=True)
+
+
 def _command(args, given, raw, targets) -> str:
     """The command line of a run, shell-quoted so that it pastes back."""
     words = ["opsense", "run", "--all" if args.all else targets[0].name]
@@ -401,6 +453,7 @@ def _cmd_run(args) -> int:
         if not record.parent.is_dir() or not _can_write_in(record.parent) or (
                 record.exists() and not os.access(record, os.W_OK)):
             raise UsageError(f"--record {args.record}: cannot write there")
+    _check_costs(targets, plan, root, yes=args.yes, max_minutes=args.max_minutes)
     command = _command(args, given, raw, targets)
     progress = not args.no_progress
     results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
@@ -544,6 +597,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also copy the run's report.json there (maintainers: book/reproduction.json)")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if an earlier opsense run wrote it")
+    p.add_argument("--yes", action="store_true",
+                   help="run even if the estimated time exceeds --max-minutes")
+    p.add_argument("--max-minutes", type=float, default=30.0, metavar="M",
+                   help="estimated run time above which --yes is needed (default 30)")
     p.add_argument("--timeout", type=float, metavar="S", help="limit per cell, seconds (default none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
