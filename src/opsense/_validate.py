@@ -78,7 +78,11 @@ def array(name: str, value, *, ndim: int | tuple[int, ...] | None = None,
 
     ``shape`` may contain ``None`` for a free axis.
     """
-    if np.iscomplexobj(value):
+    try:
+        complex_ = np.iscomplexobj(value)
+    except ValueError:  # a ragged sequence
+        raise ValueError(f"{name} must be a rectangular array of real numbers (rows of equal length)") from None
+    if complex_:
         raise ValueError(f"{name} must be real, got a complex array")
     try:
         out = np.asarray(value, dtype=np.float64)
@@ -102,9 +106,13 @@ def sweep(name: str, value, check) -> list:
     """A scalar or a 1-D sequence of scalars, each passed through ``check``."""
     if isinstance(value, (str, bytes)):
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")
-    if np.ndim(value) == 0:
+    try:
+        ndim = np.ndim(value)
+    except ValueError:  # a ragged sequence
+        raise ValueError(f"{name} must be a number or a flat sequence of numbers, got a ragged one") from None
+    if ndim == 0:
         return [check(name, value.item() if isinstance(value, np.generic) else value)]
-    if np.ndim(value) != 1 or len(value) == 0:
+    if ndim != 1 or len(value) == 0:
         raise ValueError(f"{name} must be a number or a non-empty 1-D sequence of numbers")
     return [check(f"{name}[{i}]", v.item() if isinstance(v, np.generic) else v)
             for i, v in enumerate(value)]

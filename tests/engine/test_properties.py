@@ -150,10 +150,6 @@ def test_run_gd_rejects_invalid_arguments(data, which):
     _raises_naming(which, lambda: ops.run_gd(PROBLEM, **kw))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="opsense._validate.sweep (np.ndim) and _validate.array (np.iscomplexobj, before its "
-                          "try) let numpy's 'inhomogeneous shape' ValueError escape on a ragged sequence, "
-                          "without the argument's name; toolkit code, outside the engine")
 @pytest.mark.parametrize("name, call", [
     ("alpha", lambda: ops.run_gd(PROBLEM, k=3, alpha=[[1], [1, 2]], eta=0.1, iters=2)),
     ("sigma", lambda: ops.low_rank_target(4, 4, 2, sigma=[[1, 2], [3]])),

@@ -501,7 +501,7 @@ class _Loop:
             scale = np.sqrt(s1 / curv) if curv > 0 else 1.0
             fix = (f"use alpha <= {alpha * scale:.3g}" if np.isfinite(alpha)
                    else f"scale the initial factors by at most {scale:.3g}")
-            x0 = (f"; at the start ||A(X_0) - y|| was already outside the bound" if t == 0 and what == "residual"
+            x0 = ("; at the start ||A(X_0) - y|| was already outside the bound" if t == 0 and what == "residual"
                   else "")
             raise DivergenceError(
                 head + f"Likely cause: the initialization scale (alpha). ||U0||^2 + ||V0||^2 = {curv:.3g} "
