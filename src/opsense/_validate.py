@@ -118,6 +118,17 @@ def sweep(name: str, value, check) -> list:
             for i, v in enumerate(value)]
 
 
+def sampled(m: int, *, r: int, n1: int, n2: int, factor: float = 2.0) -> int:
+    """Return ``m`` if it is at least ``factor * r * (n1 + n2)``: that many measurements for the
+    about ``r (n1 + n2)`` degrees of freedom of a rank-``r`` matrix (the sensing regime both papers
+    assume; below it ``A*A`` is far from the identity on low-rank matrices)."""
+    need = int(np.ceil(factor * r * (n1 + n2)))
+    if m < need:
+        raise ValueError(f"m must be >= {factor:g} r (n1 + n2) = {need} (the sensing regime: enough measurements "
+                         f"for the r (n1 + n2) degrees of freedom of X*), got {m}")
+    return m
+
+
 def at_least(name: str, value, needed: float, why: str):
     """Return ``value`` if ``value >= needed``; else raise naming the parameter ``name`` and the reason."""
     if value < needed:

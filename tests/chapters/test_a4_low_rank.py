@@ -11,7 +11,7 @@ import opsense as ops
 from opsense.claims import BASES
 from opsense.chapters import a4_low_rank as ch
 
-SMALL = dict(n1=6, n2=8, r=2, sigma=[1.0, 0.5], m=30, k=8, alphas=[1e-2, 1e-3, 1e-4], iters=300)
+SMALL = dict(n1=6, n2=8, r=2, sigma=[1.0, 0.5], m=60, k=8, alphas=[1e-2, 1e-3, 1e-4], iters=300)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_cost_work_doubles_with_its_main_driver():
 
 
 def test_cost_by_hand_on_a_tiny_case():
-    P = ops.config.merge("book", ch.PRESETS, **SMALL)     # 6 x 8, m 30, k 8, 3 + 1 runs, 300 steps
+    P = ops.config.merge("book", ch.PRESETS, **{**SMALL, "m": 30})     # 6 x 8, m 30, k 8, 3 + 1 runs, 300 steps
     c = ch.cost(P)
     # runs * iters * n1 n2 * (2 m + 3 k) = 4 * 300 * 48 * 84
     assert c.work == 4 * 300 * 48 * (2 * 30 + 3 * 8) == 4_838_400

@@ -195,6 +195,16 @@ def test_a_corrupt_claims_file_is_never_reported_as_success(capsys, tmp_path, co
     assert "invalid claims" in out
 
 
+@pytest.mark.parametrize("content", [b"{", b"[1]", b'{"status": 3}', b'{"status": "ok", "duration_s": "long"}'])
+def test_a_corrupt_run_record_is_never_reported_as_success(capsys, tmp_path, content):
+    run = tmp_path / "run"
+    _fake_run(run / "a", "a", [0.5], status="ok")
+    (run / "a" / "run.json").write_bytes(content)
+    code, out, err = run_cli(capsys, "report", str(run))
+    assert code == 1, out + err
+    assert "invalid claims" in out and "run.json" in out
+
+
 def test_a_claim_whose_stored_verdict_disagrees_with_its_numbers_is_refused(capsys, tmp_path):
     run = tmp_path / "run"
     _fake_run(run / "a", "a", [1.5], status="ok")

@@ -85,6 +85,7 @@ def check(P) -> None:
     if len(sigma) != r:
         raise ValueError(f"parameter sigma must hold r = {r} singular values > 0, got {len(sigma)}: {sigma}")
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n1, n2=n2)
     if m * n1 * n2 > MAX_ENTRIES:
         raise ValueError(f"parameter m must keep m * n1 * n2 <= {MAX_ENTRIES:,} (the operator's memory and the "
                          f"computation of its rank), got {m} * {n1} * {n2}")

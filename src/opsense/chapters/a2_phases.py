@@ -93,6 +93,7 @@ def check(P) -> None:
         raise ValueError(f"parameter sigma must hold r = {r} distinct singular values > 0 (the directions are "
                          f"learned one at a time), got {sigma}")
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n1, n2=n2)
     if m * n1 * n2 > MAX_ENTRIES:
         raise ValueError(f"parameter m must keep m * n1 * n2 <= {MAX_ENTRIES:,} (the operator's memory), "
                          f"got {m} * {n1} * {n2}")

@@ -94,6 +94,7 @@ def check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
     v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n1, n2=n2)
     k = v.integer("k", P.k, minimum=r)
     v.integer("seed", P.seed, minimum=0)
     iters = v.integer("iters", P.iters, minimum=1)

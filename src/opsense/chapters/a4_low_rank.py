@@ -70,6 +70,7 @@ def check(P) -> None:
         raise ValueError(f"r must be < min(n1, n2) = {min(n1, n2)} (the tail sigma_(r+1) is measured), got {r}")
     v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n1, n2=n2)
     k = v.integer("k", P.k, minimum=1)
     if k < max(n1, n2):
         raise ValueError(f"k must be >= max(n1, n2) = {max(n1, n2)} in this chapter, got {k}")

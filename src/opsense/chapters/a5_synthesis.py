@@ -91,6 +91,7 @@ def check(P) -> None:
     n1, n2, r = v.shape_rank(P.n1, P.n2, P.r)
     v.positive_values("sigma", P.sigma, size=r)
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n1, n2=n2)
     k_b = v.integer("k_b", P.k_b, minimum=1)
     k = v.integer("k", P.k, minimum=1)
     if not r < k_b < max(n1, n2):

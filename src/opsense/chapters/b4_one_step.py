@@ -76,6 +76,7 @@ def check(P) -> None:
     if not r < k <= n:
         raise ValueError(f"parameter k must satisfy r < k <= n (over-parameterized, r={r}, n={n}), got {k}")
     m = v.integer("m", P.m, minimum=1)
+    v.sampled(m, r=r, n1=n, n2=n)
     kappa = v.real("kappa", P.kappa, positive=True)
     if kappa < 1:
         raise ValueError(f"parameter kappa must be a condition number >= 1, got {kappa}")

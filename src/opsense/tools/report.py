@@ -268,7 +268,14 @@ def collect(folder: str | os.PathLike, *, order: list[str] | None = None) -> lis
     results = []
     for d in dirs:
         doc, bad = _load_json(d / "claims.json")
-        run, _ = _load_json(d / "run.json")
+        run, run_bad = _load_json(d / "run.json")
+        if run is not None and not isinstance(run, dict):
+            run, run_bad = None, "run.json is not a JSON object"
+        elif isinstance(run, dict) and not (isinstance(run.get("status", ""), str)
+                                            and isinstance(run.get("duration_s", 0.0) or 0.0, (int, float))
+                                            and isinstance(run.get("parameters", {}) or {}, dict)):
+            run, run_bad = None, "run.json has a field of the wrong type (status, duration_s or parameters)"
+        bad = bad or (f"{d / 'run.json'}: {run_bad}" if run_bad else "")
         run = run if isinstance(run, dict) else {}
         res = ChapterResult(chapter=run.get("chapter") or d.name, duration_s=run.get("duration_s"),
                             parameters=run.get("parameters") or {}, error=run.get("error") or "")
