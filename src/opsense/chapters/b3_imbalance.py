@@ -125,7 +125,7 @@ def cost(P) -> Cost:
     :func:`run_drift` (three runs of ``4 n0`` steps in chunks of 10, ``21`` passes per chunk),
     each Gaussian step ``n^2 (2 m + 3 k)``. ``n0`` is the trigger time of the imbalanced run
     rounded up to 10, which depends on the data; it is estimated as
-    ``2.5 * signal_time(alpha)`` (:func:`opsense.analysis.signal_time`; measured 570 and 540
+    ``2.5 * signal_time(alpha)`` (:func:`opsense.signal_time`; measured 570 and 540
     against 506 and 552 for ``book`` and ``paper``), at most ``iters``. ``memory_bytes``: the two
     ``m x n^2`` operators of :func:`setup` and the factors and curves of the runs.
 

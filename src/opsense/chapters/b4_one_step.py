@@ -127,7 +127,7 @@ def cost(P) -> Cost:
     ``work`` sums :func:`run` (``len(alphas) + 1`` vanilla runs of ``iters`` steps, ``len(alphas)``
     rebalanced runs of ``iters_modified`` steps) and :func:`rebalance_reports` (each vanilla run
     again up to its trigger time), each step ``n^2 (2 m + 3 k)``. The trigger times depend on the
-    data; each is estimated as ``2.5 * signal_time(alpha)`` (:func:`opsense.analysis.signal_time`;
+    data; each is estimated as ``2.5 * signal_time(alpha)`` (:func:`opsense.signal_time`;
     ``book``: 1984 in all against 1978 measured), at most ``iters_modified``. ``memory_bytes``: the
     ``m x n^2`` operator and the factors and curves of both batches.
 

@@ -267,7 +267,7 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         Apply :func:`rebalance` once at this iteration instead (``0 <= . < iters``).
     tol : float > 0, keyword-only
         Convergence tolerance on the final relative residual ``||A(X_T) - y|| / ||y||``
-        (default ``1e-6``): it sets :attr:`GDResult.converged`. Not converging is not an
+        (default ``1e-6``): it sets ``GDResult.converged``. Not converging is not an
         error; check ``result.converged``.
 
     Returns

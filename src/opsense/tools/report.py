@@ -361,7 +361,8 @@ def _table(headers, rows, *, cls="") -> str:
 
 
 #: Styles of the tables on the book's page (the theme's colours where it defines them).
-PAGE_CSS = ("<style>table.opsense-report{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
+PAGE_CSS = ("<style>div.opsense-scroll{overflow-x:auto;max-width:100%}"
+            "table.opsense-report{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}"
             "table.opsense-report th,table.opsense-report td{vertical-align:top;text-align:left;"
             "padding:.3em .5em;border-bottom:1px solid var(--pst-color-border,#ccc)}"
             "table.opsense-report .fail{color:#b00020;font-weight:bold}"
