@@ -150,7 +150,7 @@ def merge(preset: str, presets: dict, *, results_dir=None, **given) -> Parameter
 
 def parameter_check(check):
     """Decorator for a chapter's ``check(P)``: every ``ValueError`` it raises starts with
-    ``"parameter "``, so that the generic checks of :mod:`opsense._validate` (``"n1 must be an
+    ``"parameter "``, so that the generic checks of ``opsense._validate`` (``"n1 must be an
     integer >= 1, got 0"``) speak of the chapter's parameter (``"parameter n1 must ..."``).
 
     Parameters

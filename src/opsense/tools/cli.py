@@ -3,7 +3,7 @@
 ::
 
     opsense list [CHAPTER...]                 every chapter and its parameters
-    opsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR]
+    opsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR] [--force] [--yes]
     opsense run --all [-p NAME VALUE]... [--preset paper] [--out DIR] [--record FILE]
     opsense report [DIR] [--record FILE]      one table of every claims.json under DIR
 
@@ -13,12 +13,16 @@ figures, ``claims.json``, ``run.json`` (status and time), ``environment.json`` a
 ``report.md``/``report.html``/``report.json``. Parameters are checked against the
 chapter's ``parameters`` cell (name, type) and by the chapter module itself
 (:func:`opsense.configure`: presets, then the chapter's ``check``) before any
-kernel starts or any folder is created. The claims are read as data from the
-executed notebook (and ``claims.json``), never from rendered output.
+kernel starts or any folder is created, and so are the run's estimated memory
+and time (:mod:`opsense.tools.costs`). The output folder is taken atomically
+(``RunFolder``). The claims are read as data from the executed notebook,
+never from rendered output.
 
-Exit status: 0 when everything ran and every claim holds; 1 when a claim fails
-or a cell raises; 2 for a wrong command line (unknown chapter or parameter, a
-value of the wrong type or range, an output folder that is not new).
+Exit status: 0 when everything ran and every claim holds; 1 when a claim fails,
+a cell raises or a record is invalid; 2 for a wrong command line (unknown
+chapter or parameter, a value the chapter refuses, an output folder that is not
+new or not writable, a run too large or too long without --yes); 130 when
+interrupted (the folder then holds what finished, marked interrupted).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ dominant arithmetic ``work``, in operator-entry touches). The time of a run is m
     seconds = OVERHEAD + (recorded - OVERHEAD) * work(P) / work(book)
 
 where ``recorded`` is the chapter's time in ``book/reproduction.json`` (its ``book`` preset) and
-:data:`OVERHEAD` (kernel start, imports) is not scaled. Batched runs share each pass over the
+``OVERHEAD`` (kernel start, imports) is not scaled. Batched runs share each pass over the
 operator, so the true time grows more slowly than ``work`` for the larger presets: the estimate
 errs on the long side (measured: 2-4 times the paper presets' times). It is used to show costs
 and to ask for ``--yes`` before very long runs; without a record the time is unknown.
@@ -109,7 +109,7 @@ def recorded_seconds(root: str | os.PathLike) -> dict[str, float]:
 
 
 def estimate(chapter, values: dict, *, recorded: dict[str, float]) -> Estimate | None:
-    """The estimated cost of running ``chapter`` with ``values`` (as :meth:`Chapter.validate` returns).
+    """The estimated cost of running ``chapter`` with ``values`` (as ``Chapter.validate`` returns).
 
     Parameters
     ----------
