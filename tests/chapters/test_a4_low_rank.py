@@ -102,3 +102,23 @@ def test_cost_by_hand_on_a_tiny_case():
     assert c.work == 4 * 300 * 48 * (2 * 30 + 3 * 8) == 4_838_400
     # operator 30 * 48; per run: factors (6 + 8) * 8 and 31 records of min(6, 8, 8) + 2 * 2 + 9 = 19 values
     assert c.memory_bytes == 8 * (30 * 48 + 4 * ((6 + 8) * 8 + 31 * 19)) == 33_952
+
+
+# ---------------------------------------------------------------- evaluate reproduces the committed notebook
+def test_evaluate_reproduces_the_committed_claims():
+    """``evaluate(P)`` with the book preset gives the claims that the committed notebook shows."""
+    from pathlib import Path
+
+    import nbformat
+    from opsense.tools.report import committed_claims
+
+    path = Path(__file__).resolve().parents[2] / "book" / "a4_low_rank.ipynb"
+    committed, err = committed_claims(nbformat.read(path, 4))
+    assert committed and not err, err
+    got = ch.evaluate(ops.configure(ch, "book"))
+    assert [c.id for c in got] == [c.id for c in committed]
+    for new, old in zip(got, committed):
+        assert (new.lo, new.hi) == (old.lo, old.hi), new.id
+        assert (new.basis, new.verdict) == (old.basis, old.verdict), new.id
+        atol = 1e-12 if abs(old.measured) < 1e-9 else 0.0
+        assert new.measured == pytest.approx(old.measured, rel=1e-9, abs=atol, nan_ok=True), new.id

@@ -31,7 +31,7 @@ from ..engine.problems import Problem, check_problem, make_problem
 from ..plotting import figure, param_label
 
 __all__ = ["PRESETS", "check", "cost", "AlphaSweep", "alpha_sweep", "Experiment", "problem", "describe", "run",
-           "timing", "summary", "exponent_summary", "glue_values", "claims", "plot_generalization"]
+           "timing", "summary", "exponent_summary", "glue_values", "claims", "evaluate", "plot_generalization"]
 
 _ALPHAS = [1.0, 0.3, 0.1] + [10.0 ** -e for e in range(2, 9)]   # 1 ... 1e-8
 
@@ -512,6 +512,26 @@ def claims(exp: Experiment) -> list[Claim]:
                 float(sw.exact_error.max()), 0.0, 1e-8, basis="derived-on-page",
                 tolerance="1e-8: exact recovery, finite horizon"),
     ]
+
+
+def evaluate(P) -> list[Claim]:
+    """The chapter's whole computation, as its notebook runs it, and its claims.
+
+    The notebook's calls, in its order: :func:`problem`, :func:`run` and :func:`claims`.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list that the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    prob = problem(P)
+    exp = run(P, prob)
+    return claims(exp)
 
 
 # ---------------------------------------------------------------------------- the figure

@@ -30,7 +30,7 @@ from ..plotting import figure
 
 __all__ = ["PRESETS", "check", "cost", "EscapeSlopes", "escape_slopes", "hitting_times", "escape_fits",
            "two_stage_slope", "first_time", "Experiment", "problem", "describe", "run", "timing",
-           "phases_summary", "escape_summary", "rates_summary", "glue_values", "claims", "plot_phases",
+           "phases_summary", "escape_summary", "rates_summary", "glue_values", "claims", "evaluate", "plot_phases",
            "plot_escape"]
 
 _ALPHAS = [10.0 ** -e for e in range(2, 11)]   # 1e-2 ... 1e-10
@@ -644,6 +644,26 @@ def claims(exp: Experiment) -> list[Claim]:
         at_most("a2.incremental", f"t_1 < t_2 < ... for every alpha (runs violating, of {len(exp.alphas)})",
                 float(exp.order_violations), 0.0, basis="derived-on-page", tolerance="exact"),
     ]
+
+
+def evaluate(P) -> list[Claim]:
+    """The chapter's whole computation, as its notebook runs it, and its claims.
+
+    The notebook's calls, in its order: :func:`problem`, :func:`run` and :func:`claims`.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list that the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    prob = problem(P)
+    exp = run(P, prob)
+    return claims(exp)
 
 
 # ---------------------------------------------------------------------------- figures

@@ -38,7 +38,7 @@ from ..plotting import figure, param_label, plot_power_fit, value_ticks
 
 __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "cost",
            "LiftedVerification", "verify_lifted", "Balancing",
-           "run", "identities_table", "summary", "glue_values", "claims", "plot_balancing"]
+           "run", "identities_table", "summary", "glue_values", "claims", "evaluate", "plot_balancing"]
 
 #: Parameter sets: ``book`` (20 x 30, rank 2, a few seconds) and ``paper`` (50 x 50, rank 3).
 PRESETS = {
@@ -463,6 +463,25 @@ def claims(exp: Balancing) -> list[Claim]:
                 float(peak.max() / peak.min()), 1.0, 1.25, basis="derived-on-page",
                 tolerance="25%: a gradient-flow feature"),
     ]
+
+
+def evaluate(P) -> list[Claim]:
+    """The chapter's whole computation, as its notebook runs it, and its claims.
+
+    The notebook's calls, in its order: :func:`run` and :func:`claims`.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list that the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    exp = run(P)
+    return claims(exp)
 
 
 def plot_balancing(exp: Balancing):

@@ -26,7 +26,7 @@ from ..plotting import figure, param_label, plot_power_fit
 
 __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "check", "cost", "LowRank", "run",
            "summary", "exponent_line",
-           "glue_values", "claims", "plot_low_rank"]
+           "glue_values", "claims", "evaluate", "plot_low_rank"]
 
 ALPHAS = [10.0 ** -e for e in range(2, 7)]   # 1e-2 ... 1e-6
 #: Parameter sets: ``book`` (20 x 30, rank 2, about a second) and ``paper`` (50 x 50, rank 3).
@@ -311,6 +311,25 @@ def claims(exp: LowRank) -> list[Claim]:
                  f"(exceeds r = {r})", float(exp.erank[i_large, -1]), float(r + 1), basis="derived-on-page",
                  tolerance="exact count"),
     ]
+
+
+def evaluate(P) -> list[Claim]:
+    """The chapter's whole computation, as its notebook runs it, and its claims.
+
+    The notebook's calls, in its order: :func:`run` and :func:`claims`.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list that the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    exp = run(P)
+    return claims(exp)
 
 
 def plot_low_rank(exp: LowRank):

@@ -35,7 +35,7 @@ from ..plotting import figure, param_label
 
 __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "MAX_STEPS", "check", "cost", "Readings", "run_readings",
            "readings_summary", "Options", "run_options", "options_summary", "PhaseDiagram", "phase_diagram",
-           "run_phase_diagram", "phase_summary", "glue_values", "claims", "plot_options",
+           "run_phase_diagram", "phase_summary", "glue_values", "claims", "evaluate", "plot_options",
            "plot_phase_diagram"]
 
 #: Parameter sets: ``book`` (20 x 30, rank 2, several seconds) and ``paper`` (50 x 50, rank 3).
@@ -696,6 +696,28 @@ def claims(readings: Readings, options: Options, pd: PhaseDiagram) -> list[Claim
                 float(np.max(trans)), float(np.nextafter(5.0, 0.0)), basis="specification",
                 tolerance="below 5 (specification)"),
     ]
+
+
+def evaluate(P) -> list[Claim]:
+    """The chapter's whole computation, as its notebook runs it, and its claims.
+
+    The notebook's calls, in its order: :func:`run_readings`, :func:`run_options`,
+    :func:`run_phase_diagram` and :func:`claims`.
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list that the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    readings = run_readings(P)
+    options = run_options(P)
+    pd = run_phase_diagram(P)
+    return claims(readings, options, pd)
 
 
 # ---------------------------------------------------------------------------- figures

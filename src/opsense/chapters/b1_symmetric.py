@@ -35,7 +35,7 @@ __all__ = ["PRESETS", "FLOOR", "check", "cost", "cubic_recursion", "cubic_tail",
            "Mechanism", "Tails", "Plateaus", "Checks", "problems", "run_sensing", "run_factorization",
            "exact_rates", "mechanism", "tails", "plateaus", "describe", "summary_exact", "summary_mechanism",
            "summary_tails", "summary_plateaus", "glue_values", "glue_fits", "claims", "plot_sensing",
-           "plot_factorization"]
+           "plot_factorization", "evaluate"]
 
 #: Parameter sets: ``book`` (n 20, about 10 s) and ``paper`` (n 50, r 3, longer horizons).
 PRESETS = {
@@ -1071,3 +1071,29 @@ def plot_factorization(fact: FactorizationRuns):
         axes[1].axhline((ks[b] - fact.r) / 4, ls="--", color=line.get_color(), lw=1)
     axes[1].set_ylim(0, 0.3 * (ks[fact.n_tail - 1] - fact.r) + 0.05)
     return fig, tuple(axes)
+
+
+def evaluate(P) -> list[Claim]:
+    """Run the chapter's whole computation as its notebook does, and return its claims.
+
+    The same calls, in the same order and with the same arguments, as ``book/b1_symmetric.ipynb``
+    (without its figures, printed tables and glue).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    probs = problems(P)
+    sens = run_sensing(P, probs)
+    fact = run_factorization(P, probs)
+    exact = exact_rates(probs, sens, fact)
+    mech = mechanism(fact)
+    tail = tails(sens, fact)
+    plat = plateaus(fact, n=P.n)
+    return claims(Checks(exact, mech, tail, plat))

@@ -31,7 +31,7 @@ from ..plotting import figure, param_label, plot_curves
 __all__ = ["PRESETS", "FLOOR", "C1", "C2", "check", "cost", "diagonal_toy", "toy_recursion", "toy_rate", "WidthRuns",
            "ToyRuns", "Rates", "Comparison", "problem", "run_widths", "run_toy", "rates", "compare",
            "summary_toy", "summary_rates", "summary_compare", "glue_values", "glue_fits", "claims",
-           "plot_widths", "plot_toy_and_rates", "plot_compare"]
+           "plot_widths", "plot_toy_and_rates", "plot_compare", "evaluate"]
 
 #: Parameter sets: ``book`` (n 20, about 10 s) and ``paper`` (n 50, r 3, longer horizons).
 PRESETS = {
@@ -745,3 +745,27 @@ def plot_compare(cmp: Comparison):
         ax.axvspan(*cmp.window, color="0.9", zorder=0, label="rate-ratio window")
         ax.legend()
     return fig, tuple(axes)
+
+
+def evaluate(P) -> list[Claim]:
+    """Run the chapter's whole computation as its notebook does, and return its claims.
+
+    The same calls, in the same order and with the same arguments, as ``book/b2_asymmetric.ipynb``
+    (without its figures, printed tables and glue).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    prob = problem(P)
+    runs = run_widths(P, prob)
+    toy = run_toy(P)
+    fits = rates(runs, toy)
+    cmp = compare(P)
+    return claims(fits, toy, cmp)

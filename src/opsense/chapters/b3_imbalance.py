@@ -38,7 +38,7 @@ __all__ = ["PRESETS", "EPS", "FLOOR", "check", "cost", "Setup", "setup", "init_s
            "Drift", "run_drift", "drift_summary", "BalancedVerification", "verify_balanced", "balanced_summary",
            "rip_shrink", "trigger_time", "LateRate", "Rates", "late_rates",
            "rates_summary", "final_errors", "final_summary", "glue_values", "claims",
-           "plot_three_initializations", "plot_identity_drift"]
+           "plot_three_initializations", "plot_identity_drift", "evaluate"]
 
 #: Parameter sets: ``book`` (n 20, about 10 s) and ``paper`` (n 50, rank 3).
 PRESETS = {
@@ -880,3 +880,28 @@ def plot_identity_drift(ver: IdentityVerification, drift: Drift):
     ax.set_title("drift / η: the curves collapse")
     ax.legend()
     return fig, axes
+
+
+def evaluate(P) -> list[Claim]:
+    """Run the chapter's whole computation as its notebook does, and return its claims.
+
+    The same calls, in the same order and with the same arguments, as ``book/b3_imbalance.ipynb``
+    (without its figures, printed tables and glue).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    s = setup(P)
+    runs = run(P, s)
+    ident = run_identity(P, s)
+    drift = run_drift(P, s, runs)
+    bal = verify_balanced(runs)
+    q = late_rates(P, s, runs)
+    return claims(runs, ident, drift, bal, q)

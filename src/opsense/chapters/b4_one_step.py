@@ -28,7 +28,7 @@ from ..plotting import STYLE, figure, param_label
 __all__ = ["PRESETS", "FLOOR", "check", "cost", "Runs", "run", "trigger_summary", "RebalanceReport",
            "rebalance_report", "rebalance_reports", "reports_table", "StepVerification",
            "verify_step", "step_summary", "Rates", "rates", "rates_summary", "glue_values", "claims", "plot_one_step",
-           "plot_rates"]
+           "plot_rates", "evaluate"]
 
 #: Parameter sets: ``book`` (n 20, about 10 s) and ``paper`` (n 50, rank 3).
 PRESETS = {
@@ -658,3 +658,26 @@ def plot_rates(q: Rates, *, k: int, r: int):
         ax.set_xticks(alphas, labels=[f"{a:g}" for a in alphas])
         ax.minorticks_off()
     return fig, axes
+
+
+def evaluate(P) -> list[Claim]:
+    """Run the chapter's whole computation as its notebook does, and return its claims.
+
+    The same calls, in the same order and with the same arguments, as ``book/b4_one_step.ipynb``
+    (without its figures, printed tables and glue).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    runs = run(P)
+    reports = rebalance_reports(runs)
+    q = rates(runs)
+    step = verify_step(runs.alphas, reports)
+    return claims(runs, step, q)

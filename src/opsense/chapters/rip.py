@@ -28,7 +28,7 @@ from ..engine.problems import low_rank_target
 from ..plotting import figure, plot_power_fit, value_ticks
 
 __all__ = ["PRESETS", "check", "cost", "IsometryRatios", "Experiment", "isometry_ratios", "run", "summary",
-           "glue_values", "claims", "plot_ratios"]
+           "glue_values", "claims", "plot_ratios", "evaluate"]
 
 #: Parameter sets of the chapter: ``book`` (20 x 20, about a second) and ``paper`` (50 x 50, rank 3).
 PRESETS = {
@@ -322,3 +322,23 @@ def plot_ratios(res: IsometryRatios, *, fit=None):
     ax2.set_title("spread against m")
     ax2.legend()
     return fig, (ax1, ax2)
+
+
+def evaluate(P) -> list[Claim]:
+    """Run the chapter's whole computation as its notebook does, and return its claims.
+
+    The same calls, in the same order and with the same arguments, as ``book/rip.ipynb``
+    (without its figures, printed tables and glue).
+
+    Parameters
+    ----------
+    P : Parameters
+        From :func:`opsense.configure`.
+
+    Returns
+    -------
+    list of Claim
+        The list the notebook passes to :func:`opsense.evaluate_claims`.
+    """
+    exp = run(P)
+    return claims(exp)
