@@ -92,24 +92,8 @@ def test_plot_ratios_draws_both_panels():
 
 
 # ----------------------------------------------------------------------------- the cost estimate
-def test_cost_of_the_presets_is_positive_finite_and_paper_costs_more():
-    """``cost(P)`` is pure arithmetic on the parameters (the presets pass the check elsewhere)."""
-    costs = {p: rip.cost(ops.config.merge(p, rip.PRESETS)) for p in ("book", "paper")}
-    for c in costs.values():
-        assert isinstance(c, ops.config.Cost)
-        assert 0 < c.memory_bytes < float("inf") and 0 < c.work < float("inf")
-        assert c.drivers and set(c.drivers) <= set(rip.PRESETS["book"])
-    assert costs["paper"].work >= costs["book"].work
-    assert costs["paper"].memory_bytes >= costs["book"].memory_bytes
 
 
-def test_cost_work_doubles_with_its_main_driver():
-    P = ops.config.merge("book", rip.PRESETS)
-    names = ["trials"]
-    Q = ops.config.merge("book", rip.PRESETS, **{name: 2 * getattr(P, name) for name in names})
-    assert rip.cost(Q).work / rip.cost(P).work == pytest.approx(2.0, rel=0.05)
-    assert rip.cost(Q).memory_bytes >= rip.cost(P).memory_bytes
-    assert "trials" in rip.cost(P).drivers
 
 
 def test_cost_by_hand_on_a_tiny_case():
