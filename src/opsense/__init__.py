@@ -5,7 +5,7 @@ Xiong, Ding & Du (ICLR 2024). Layout (imports go only downwards):
 
 engine/      operators -> problems -> factors -> gd (the only gradient-descent loop)
 toolkit      _validate (generic checks), analysis (fits, windows, hitting times),
-             claims (claims as data), config (presets + a chapter's check), plotting
+             stats (instance intervals), claims (claims as data), config (presets + a chapter's check), plotting
 chapters/    one module per notebook of the book (never importing another chapter)
 tools/       the book tooling: catalog, cli, report, execute, bench, sphinx extension
 
@@ -17,6 +17,7 @@ Factors       initial_factors, imbalance, imbalance_increment, dilation, residua
 Dynamics      run_gd, step_sizes, GDResult, DivergenceError
 Analysis      fit_line, fit_rate, fit_power, hitting_time, rate_window, late_rate, rate_ratio,
               effective_rank, burn_in_time, signal_time, Fit, Hit
+Intervals     instance_interval, Interval (a mean over independent instances and its 95% interval)
 Claims        between, at_most, at_least, close, evaluate_claims, read_claims, Claim, ClaimTable,
               ClaimsFailed
 Chapters      configure (a chapter's presets, overrides and check), plotting (figure style)
@@ -37,9 +38,10 @@ _EXPORTS = {
                      "late_rate", "rate_ratio", "effective_rank", "burn_in_time", "signal_time"], "analysis"),
     **dict.fromkeys(["Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close",
                      "evaluate_claims", "read_claims"], "claims"),
+    **dict.fromkeys(["Interval", "instance_interval"], "stats"),
     "configure": "config",
 }
-_SUBMODULES = ("engine", "analysis", "claims", "config", "plotting", "book", "chapters", "tools")
+_SUBMODULES = ("engine", "analysis", "stats", "claims", "config", "plotting", "book", "chapters", "tools")
 
 try:
     __version__ = _version("opsense")

@@ -9,10 +9,23 @@ basis
     ``"derived-on-page"``: a result derived in the chapter itself;
     ``"specification"``: a threshold of ours, stated on the page;
     ``"identity"``: exact algebra, checked to rounding error.
+form
+    how the bounds test the claim: ``"value"`` (a number with a band), ``"bound"`` (one
+    side only), ``"scaling"`` (a slope fitted across a parameter range), ``"paired-ratio"``
+    (a ratio between paired conditions of the same instances), ``"identity"``.
 verdict
     ``"holds"``; ``"fails"``; or ``"does not reproduce"``: the claim does not hold, and the
     chapter documents why (``expected_failure``). Such a claim is counted apart and does
     not make the chapter fail; it is never dropped.
+
+A claim measured over independent instances carries an :class:`~opsense.stats.Interval`
+(pass one as ``measured``): its mean is ``measured``, its 95% interval ``[ci_lo, ci_hi]``
+and ``n`` the number of instances. Its ``test`` says how the interval meets the bounds:
+``"overlaps"`` (the interval meets ``[lo, hi]``: the data are consistent with a predicted
+number and its model tolerance; the default of :func:`~opsense.close`) or ``"inside"``
+(the whole interval lies in ``[lo, hi]``: a bound or a band holds for the mean with 95%
+confidence; the default of :func:`~opsense.between`, :func:`~opsense.at_most` and
+:func:`~opsense.at_least`).
 
 The verdict is a function of the numbers alone (:func:`~opsense.claims.verdict_of`), so any tool can
 re-check a stored claim. :func:`~opsense.evaluate_claims` turns a chapter's claims into a
@@ -32,18 +45,25 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 
 from . import _validate as v
+from .stats import Interval
 
-__all__ = ["BASES", "VERDICTS", "MIME_TYPE", "Claim", "ClaimTable", "ClaimsFailed", "ClaimsDataError",
+__all__ = ["BASES", "FORMS", "TESTS", "VERDICTS", "MIME_TYPE", "Claim", "ClaimTable", "ClaimsFailed", "ClaimsDataError",
            "between", "at_most", "at_least", "close", "verdict_of", "format_value", "format_measured",
            "evaluate_claims", "read_claims", "bundle_document", "write_json_atomic"]
 
 BASES = ("theory", "derived-on-page", "specification", "identity")
+FORMS = ("value", "bound", "scaling", "paired-ratio", "identity")
+#: How a measured value meets the bounds: the value itself, or an instance interval that
+#: overlaps them or lies inside them.
+TESTS = ("value", "overlaps", "inside")
 VERDICTS = ("holds", "fails", "does not reproduce")
 #: The mime type of the machine-readable claims bundle in an executed notebook. Its value is
 #: the JSON document as text (a ``text/`` type is stored as a string, so that nbval's
 #: sanitizers apply to it as to the rounded table; see :func:`~opsense.claims.bundle_document`).
 MIME_TYPE = "text/vnd.opsense.claims+json"
-SCHEMA = 1
+SCHEMA = 2
+#: Schemas :func:`read_claims` accepts (version 1 had no intervals and no form).
+READABLE_SCHEMAS = (1, 2)
 
 
 class ClaimsFailed(AssertionError):
@@ -135,6 +155,17 @@ class Claim:
     expected_failure : str or None
         The documented reason why this claim is expected not to hold; with it a claim
         outside its bounds is "does not reproduce" instead of "fails".
+    form : str
+        One of ``FORMS``.
+    test : str
+        One of ``TESTS``: ``"value"`` for a single measurement, else how the instance
+        interval ``[ci_lo, ci_hi]`` meets ``[lo, hi]``.
+    ci_lo, ci_hi : float or None
+        The 95% interval over independent instances (``None`` for a single measurement).
+    n : int or None
+        The number of independent instances.
+    values : tuple of float
+        The per-instance values (empty for a single measurement).
     verdict : str
         One of ``VERDICTS``, derived from the numbers by :func:`~opsense.claims.verdict_of`.
     """
@@ -150,10 +181,17 @@ class Claim:
     atol: float | None = None
     tolerance: str = ""
     expected_failure: str | None = None
+    form: str = "value"
+    test: str = "value"
+    ci_lo: float | None = None
+    ci_hi: float | None = None
+    n: int | None = None
+    values: tuple = ()
     verdict: str = field(default="", compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "verdict", verdict_of(self.measured, self.lo, self.hi, self.expected_failure))
+        object.__setattr__(self, "verdict", verdict_of(self.measured, self.lo, self.hi, self.expected_failure,
+                                                       test=self.test, ci=(self.ci_lo, self.ci_hi)))
 
     @property
     def holds(self) -> bool:
@@ -172,13 +210,19 @@ class Claim:
         return f"[{format_value(self.lo)}, {format_value(self.hi)}]"
 
     def measured_text(self) -> str:
-        """The measured value with enough digits that it is never rounded onto a bound."""
-        return format_measured(self.measured, (self.lo, self.hi))
+        """The measured value with enough digits that it is never rounded onto a bound; for an
+        instance interval, ``"mean [ci_lo, ci_hi] (n=N)"``."""
+        if self.test == "value":
+            return format_measured(self.measured, (self.lo, self.hi))
+        bounds = (self.lo, self.hi)
+        return (f"{format_value(self.measured)} [{format_measured(self.ci_lo, bounds)}, "
+                f"{format_measured(self.ci_hi, bounds)}] (n={self.n})")
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for key in ("measured", "lo", "hi"):
+        for key in ("measured", "lo", "hi", "ci_lo", "ci_hi"):
             d[key] = _json_float(d[key])
+        d["values"] = [_json_float(x) for x in self.values]
         return d
 
 
@@ -202,19 +246,48 @@ def _from_json_float(name, x):
     return float(x)
 
 
-def verdict_of(measured: float, lo: float, hi: float, expected_failure: str | None = None) -> str:
-    """The verdict of a claim from its numbers: "holds" if ``lo <= measured <= hi``,
+def verdict_of(measured: float, lo: float, hi: float, expected_failure: str | None = None, *,
+               test: str = "value", ci=(None, None)) -> str:
+    """The verdict of a claim from its numbers: "holds" if the measurement meets ``[lo, hi]``,
     else "does not reproduce" when an ``expected_failure`` reason is given, else "fails".
 
     Parameters
     ----------
     measured, lo, hi : float
     expected_failure : str or None
+    test : str, keyword-only
+        ``"value"``: ``lo <= measured <= hi``; ``"overlaps"``: the interval ``ci`` meets
+        ``[lo, hi]``; ``"inside"``: ``ci`` lies within ``[lo, hi]``.
+    ci : (float, float), keyword-only
+        The instance interval, for the interval tests.
     """
-    ok = bool(lo <= measured <= hi)  # False for nan
+    if test == "value":
+        ok = bool(lo <= measured <= hi)  # False for nan
+    else:
+        c_lo, c_hi = (math.nan if x is None else float(x) for x in ci)
+        if test == "overlaps":
+            ok = bool(c_lo <= hi and c_hi >= lo and c_lo <= c_hi)
+        elif test == "inside":
+            ok = bool(lo <= c_lo <= c_hi <= hi)
+        else:
+            raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
     if ok:
         return "holds"
     return "does not reproduce" if expected_failure else "fails"
+
+
+def _interval_fields(measured, test, default_test, form, basis, lo, hi):
+    """``(measured, extra Claim fields)`` for a value or an :class:`~opsense.stats.Interval`."""
+    if form is None:
+        form = "identity" if basis == "identity" else ("bound" if math.isinf(lo) or math.isinf(hi) else "value")
+    form = v.choice("form", form, FORMS)
+    if not isinstance(measured, Interval):
+        if test not in (None, "value"):
+            raise ValueError(f"test={test!r} needs an Interval as measured (opsense.stats.instance_interval)")
+        return measured, {"form": form}
+    test = v.choice("test", default_test if test is None else test, TESTS[1:])
+    return measured.mean, {"form": form, "test": test, "ci_lo": float(measured.lo), "ci_hi": float(measured.hi),
+                           "n": int(measured.n), "values": tuple(float(x) for x in measured.values)}
 
 
 def _common(id, statement, measured, basis, tolerance, expected_failure):
@@ -240,13 +313,14 @@ def _common(id, statement, measured, basis, tolerance, expected_failure):
 
 
 def between(id: str, statement: str, measured, lo: float, hi: float, *, basis: str, tolerance: str = "",
-            expected_failure: str | None = None) -> Claim:
+            expected_failure: str | None = None, form: str | None = None, test: str | None = None) -> Claim:
     """The measured value lies in ``[lo, hi]`` (either may be infinite, not both).
 
     Parameters
     ----------
     id, statement : str
-    measured : float
+    measured : float or Interval
+        A single measurement, or an :class:`~opsense.stats.Interval` over independent instances.
     lo, hi : float
         ``lo <= hi``.
     basis : str, keyword-only
@@ -255,66 +329,79 @@ def between(id: str, statement: str, measured, lo: float, hi: float, *, basis: s
         Where the bounds come from.
     expected_failure : str, keyword-only, optional
         Documented reason for an expected failure ("does not reproduce").
+    form : str, keyword-only, optional
+        One of ``FORMS``; by default ``"identity"`` for that basis, ``"bound"`` when one
+        side is infinite, else ``"value"``.
+    test : str, keyword-only, optional
+        For an interval: ``"inside"`` (default: the whole interval in ``[lo, hi]``) or
+        ``"overlaps"``.
 
     Returns
     -------
     Claim
     """
-    m, basis = _common(id, statement, measured, basis, tolerance, expected_failure)
     for name, b in (("lo", lo), ("hi", hi)):
         if isinstance(b, bool) or not isinstance(b, (int, float)) or math.isnan(b):
             raise ValueError(f"{name} must be a real number, got {b!r}")
     lo, hi = float(lo), float(hi)
     if lo > hi or (math.isinf(lo) and math.isinf(hi)):
         raise ValueError(f"lo and hi must satisfy lo <= hi and not both be infinite, got [{lo}, {hi}]")
-    return Claim(id, statement, m, basis, lo, hi, tolerance=tolerance, expected_failure=expected_failure)
+    basis = v.choice("basis", basis, BASES)
+    measured, extra = _interval_fields(measured, test, "inside", form, basis, lo, hi)
+    m, basis = _common(id, statement, measured, basis, tolerance, expected_failure)
+    return Claim(id, statement, m, basis, lo, hi, tolerance=tolerance, expected_failure=expected_failure, **extra)
 
 
 def at_most(id: str, statement: str, measured, hi: float, *, basis: str, tolerance: str = "",
-            expected_failure: str | None = None) -> Claim:
+            expected_failure: str | None = None, form: str | None = None, test: str | None = None) -> Claim:
     """The measured value is ``<= hi`` (see :func:`~opsense.between`).
 
     Parameters
     ----------
-    id, statement, measured, hi, basis, tolerance, expected_failure
+    id, statement, measured, hi, basis, tolerance, expected_failure, form, test
         As for :func:`~opsense.between` (``lo = -inf``).
     """
     return between(id, statement, measured, -math.inf, hi, basis=basis, tolerance=tolerance,
-                   expected_failure=expected_failure)
+                   expected_failure=expected_failure, form=form, test=test)
 
 
 def at_least(id: str, statement: str, measured, lo: float, *, basis: str, tolerance: str = "",
-             expected_failure: str | None = None) -> Claim:
+             expected_failure: str | None = None, form: str | None = None, test: str | None = None) -> Claim:
     """The measured value is ``>= lo`` (see :func:`~opsense.between`).
 
     Parameters
     ----------
-    id, statement, measured, lo, basis, tolerance, expected_failure
+    id, statement, measured, lo, basis, tolerance, expected_failure, form, test
         As for :func:`~opsense.between` (``hi = inf``).
     """
     return between(id, statement, measured, lo, math.inf, basis=basis, tolerance=tolerance,
-                   expected_failure=expected_failure)
+                   expected_failure=expected_failure, form=form, test=test)
 
 
 def close(id: str, statement: str, measured, target: float, *, rtol: float | None = None,
           atol: float | None = None, basis: str, tolerance: str = "",
-          expected_failure: str | None = None) -> Claim:
+          expected_failure: str | None = None, form: str | None = None, test: str | None = None) -> Claim:
     """The measured value is within ``rtol`` (relative) or ``atol`` (absolute) of ``target``.
 
     Parameters
     ----------
     id, statement : str
-    measured, target : float
+    measured : float or Interval
+        A single measurement, or an :class:`~opsense.stats.Interval` over independent instances.
+    target : float
     rtol, atol : float > 0, keyword-only
-        Exactly one of them.
-    basis, tolerance, expected_failure : keyword-only
+        Exactly one of them: the model tolerance (for an interval, the instance spread is
+        the interval's own).
+    basis, tolerance, expected_failure, form : keyword-only
         As for :func:`~opsense.between`.
+    test : str, keyword-only, optional
+        For an interval: ``"overlaps"`` (default: the interval meets ``target ± tol``) or
+        ``"inside"``.
 
     Returns
     -------
     Claim
     """
-    m, basis = _common(id, statement, measured, basis, tolerance, expected_failure)
     target = v.real("target", target)
     if (rtol is None) == (atol is None):
         raise ValueError("give exactly one of rtol or atol")
@@ -324,8 +411,12 @@ def close(id: str, statement: str, measured, target: float, *, rtol: float | Non
     else:
         atol = v.real("atol", atol, positive=True)
         half = atol
-    return Claim(id, statement, m, basis, target - half, target + half, target=target, rtol=rtol, atol=atol,
-                 tolerance=tolerance, expected_failure=expected_failure)
+    basis = v.choice("basis", basis, BASES)
+    lo, hi = target - half, target + half
+    measured, extra = _interval_fields(measured, test, "overlaps", form, basis, lo, hi)
+    m, basis = _common(id, statement, measured, basis, tolerance, expected_failure)
+    return Claim(id, statement, m, basis, lo, hi, target=target, rtol=rtol, atol=atol,
+                 tolerance=tolerance, expected_failure=expected_failure, **extra)
 
 
 # ----------------------------------------------------------------------------- a chapter's claims
@@ -334,10 +425,10 @@ def _counts(claims) -> dict:
 
 
 def summary_line(counts: dict) -> str:
-    """``"N claims: H hold, F fail, D do not reproduce"``."""
+    """``"N claims: H hold, D do not reproduce (documented), F unexpected"``."""
     n = sum(counts.values())
-    return (f"{n} claims: {counts['holds']} hold, {counts['fails']} fail, "
-            f"{counts['does not reproduce']} do not reproduce")
+    return (f"{n} claims: {counts['holds']} hold, {counts['does not reproduce']} do not reproduce "
+            f"(documented), {counts['fails']} unexpected")
 
 
 class ClaimTable:
@@ -518,8 +609,9 @@ def read_claims(doc, *, source: str = "claims") -> ClaimTable:
     """
     if not isinstance(doc, dict):
         raise ClaimsDataError(f"{source}: a claims document must be a JSON object, got {type(doc).__name__}")
-    if doc.get("schema") != SCHEMA:
-        raise ClaimsDataError(f"{source}: unknown schema {doc.get('schema')!r} (expected {SCHEMA})")
+    if doc.get("schema") not in READABLE_SCHEMAS:
+        raise ClaimsDataError(f"{source}: unknown schema {doc.get('schema')!r} "
+                              f"(expected one of {', '.join(map(str, READABLE_SCHEMAS))})")
     chapter = doc.get("chapter")
     raw = doc.get("claims")
     if not isinstance(chapter, str) or not chapter:
@@ -539,7 +631,14 @@ def read_claims(doc, *, source: str = "claims") -> ClaimTable:
                 lo=_from_json_float(f"{where}.lo", c["lo"]), hi=_from_json_float(f"{where}.hi", c["hi"]),
                 target=None if c.get("target") is None else _from_json_float(f"{where}.target", c["target"]),
                 rtol=c.get("rtol"), atol=c.get("atol"), tolerance=str(c.get("tolerance", "")),
-                expected_failure=c.get("expected_failure") or None)
+                expected_failure=c.get("expected_failure") or None,
+                form=_member(f"{where}.form", c.get("form", "value"), FORMS),
+                test=_member(f"{where}.test", c.get("test", "value"), TESTS),
+                ci_lo=None if c.get("ci_lo") is None else _from_json_float(f"{where}.ci_lo", c["ci_lo"]),
+                ci_hi=None if c.get("ci_hi") is None else _from_json_float(f"{where}.ci_hi", c["ci_hi"]),
+                n=_count(f"{where}.n", c.get("n")),
+                values=tuple(_from_json_float(f"{where}.values", x) for x in _list(f"{where}.values",
+                                                                                     c.get("values", []))))
         except KeyError as e:
             raise ClaimsDataError(f"{where} has no {e.args[0]!r}") from None
         stored = c.get("verdict")
@@ -549,6 +648,24 @@ def read_claims(doc, *, source: str = "claims") -> ClaimTable:
         out.append(claim)
     params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
     return ClaimTable(chapter, out, params)
+
+
+def _member(name, value, allowed):
+    return value if value in allowed else _bad(name, value, allowed)
+
+
+def _count(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ClaimsDataError(f"{name} must be a positive integer or null, got {value!r}")
+    return value
+
+
+def _list(name, value):
+    if not isinstance(value, list):
+        raise ClaimsDataError(f"{name} must be a list, got {type(value).__name__}")
+    return value
 
 
 def _bad(name, value, allowed):

@@ -16,9 +16,51 @@ import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-__all__ = ["Parameters", "Cost", "gd_cost", "merge", "configure", "parameter_check"]
+__all__ = ["Parameters", "Cost", "gd_cost", "merge", "configure", "parameter_check", "regime",
+           "OutsideRegimeWarning"]
 
 import functools
+import warnings
+
+
+class OutsideRegimeWarning(UserWarning):
+    """A run lies outside the regime the papers' statements cover; its claims may not hold."""
+
+
+def regime(chapter: str, conditions) -> list[str]:
+    """Check the regime a chapter's theory covers; warn once for a run outside it.
+
+    A chapter's ``check(P)`` refuses what cannot run at all and calls this for what runs
+    but lies outside the papers' assumptions (sizes, ``m / (r (n1 + n2))``, ``kappa``,
+    ``alpha``, ``eta``): the run goes ahead with one printed warning, naming each
+    condition it violates, that the claims are not covered there.
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's name, for the message.
+    conditions : iterable of (bool, str)
+        ``(holds, what the theory needs)``, e.g.
+        ``(m >= 4 * r * (n1 + n2), "m >= 4 r (n1 + n2) = 240 (m = 200)")``.
+
+    Returns
+    -------
+    list of str
+        The violated conditions (empty inside the regime).
+    """
+    if not isinstance(chapter, str) or not chapter:
+        raise ValueError(f"chapter must be a non-empty string, got {chapter!r}")
+    out = []
+    for item in conditions:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str)):
+            raise ValueError(f"conditions must be (bool, str) pairs, got {item!r}")
+        if not item[0]:
+            out.append(item[1])
+    if out:
+        warnings.warn(f"chapter {chapter}: outside the regime the papers cover ({'; '.join(out)}); "
+                      "the run goes ahead, but its claims are not covered there and may not hold",
+                      OutsideRegimeWarning, stacklevel=2)
+    return out
 
 
 def _check(name, value, like):

@@ -67,7 +67,7 @@ def test_evaluate_writes_json_bundle_and_raises_on_failures(tmp_path):
             ops.at_most("x.dnr", "b", 2.0, 1.0, basis="theory", expected_failure="known")]
     table = ops.evaluate_claims(good, chapter="x", parameters={"seed": 0, "f": object()}, results_dir=tmp_path)
     text = repr(table)
-    assert "2 claims: 1 hold, 0 fail, 1 do not reproduce" in text and "theory" in text
+    assert "2 claims: 1 hold, 1 do not reproduce (documented), 0 unexpected" in text and "theory" in text
     bundle = table._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html", C.MIME_TYPE}
     doc = json.loads((tmp_path / "claims.json").read_text())
@@ -110,3 +110,48 @@ def test_read_claims_refuses_a_corrupt_document(mutate, match):
         ops.read_claims(doc)
     with pytest.raises(C.ClaimsDataError, match="object"):
         ops.read_claims([doc])
+
+
+# ----------------------------------------------------------------------------- instance intervals
+from opsense.stats import instance_interval  # noqa: E402
+
+
+def test_close_on_an_interval_holds_when_the_interval_meets_the_band():
+    iv = instance_interval([0.95, 1.0, 1.05, 1.0, 0.98])
+    c = ops.close("x.a", "a", iv, 1.08, rtol=0.05, basis="theory")
+    assert c.test == "overlaps" and c.n == 5 and c.measured == pytest.approx(iv.mean)
+    assert c.verdict == "holds"  # [0.951, 1.04] meets [1.026, 1.134]
+    assert ops.close("x.a", "a", iv, 1.3, rtol=0.05, basis="theory").verdict == "fails"
+    assert "(n=5)" in c.measured_text() and "[" in c.measured_text()
+
+
+def test_a_bound_on_an_interval_needs_the_whole_interval_beyond_it():
+    iv = instance_interval([2.0, 2.5, 3.0, 2.2, 2.8])  # 2.5 [1.99, 3.01]
+    assert ops.at_least("x.b", "b", iv, 1.9, basis="theory").verdict == "holds"
+    assert ops.at_least("x.b", "b", iv, 2.3, basis="theory").verdict == "fails"  # mean 2.5 > 2.3, interval not
+    assert ops.at_least("x.b", "b", iv, 2.3, basis="theory", test="overlaps").verdict == "holds"
+    assert ops.at_least("x.b", "b", iv, 2.3, basis="theory").form == "bound"
+
+
+def test_interval_claims_survive_the_json_round_trip_and_forms_are_checked():
+    iv = instance_interval([1.0, 1.1, 0.9])
+    cl = [ops.close("x.a", "a", iv, 1.0, rtol=0.1, basis="theory", form="scaling"),
+          ops.between("x.b", "b", 0.5, 0, 1, basis="derived-on-page")]
+    doc = ops.evaluate_claims(cl, chapter="x").to_json()
+    back = ops.read_claims(json.loads(json.dumps(doc)))
+    assert back.claims == cl and back.claims[0].values == (1.0, 1.1, 0.9) and back.claims[0].form == "scaling"
+    with pytest.raises(ValueError, match="form must be one of"):
+        ops.between("x.c", "c", 0.5, 0, 1, basis="theory", form="vibes")
+    with pytest.raises(ValueError, match="needs an Interval"):
+        ops.between("x.c", "c", 0.5, 0, 1, basis="theory", test="inside")
+    doc["claims"][0]["ci_lo"] = 5.0
+    with pytest.raises(ops.claims.ClaimsDataError, match="disagrees"):
+        ops.read_claims(doc)
+
+
+def test_schema_1_documents_still_read():
+    doc = ops.evaluate_claims([ops.between("x.b", "b", 0.5, 0, 1, basis="theory")], chapter="x").to_json()
+    doc["schema"] = 1
+    for key in ("form", "test", "ci_lo", "ci_hi", "n", "values"):
+        doc["claims"][0].pop(key)
+    assert ops.read_claims(doc).claims[0].verdict == "holds"

@@ -45,3 +45,19 @@ def test_configure_runs_the_chapter_check_after_the_types():
     assert seen == [20, 50]
     with pytest.raises(ValueError, match="chapter module"):
         ops.configure(types.SimpleNamespace(PRESETS=PRESETS), "book")
+
+
+def test_regime_warns_once_naming_every_violated_condition():
+    import warnings
+
+    from opsense.config import OutsideRegimeWarning, regime
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert regime("x", [(True, "fine"), (False, "m >= 240 (m = 200)"), (False, "kappa <= 10")]) == [
+            "m >= 240 (m = 200)", "kappa <= 10"]
+        assert regime("x", [(True, "fine")]) == []
+    assert len(caught) == 1 and caught[0].category is OutsideRegimeWarning
+    assert "m >= 240 (m = 200); kappa <= 10" in str(caught[0].message) and "chapter x" in str(caught[0].message)
+    with pytest.raises(ValueError, match="pairs"):
+        regime("x", [False])

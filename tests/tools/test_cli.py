@@ -170,7 +170,7 @@ def test_report_collects_every_claims_file(capsys, tmp_path):
     _fake_run(tmp_path / "runs" / "all-1" / "b", "b", [0.75], status="ok")
     code, out, err = run_cli(capsys, "report", str(tmp_path / "runs" / "all-1"))
     assert code == 0, err
-    line = "3 claims: 3 hold, 0 fail, 0 do not reproduce"
+    line = "3 claims: 3 hold, 0 do not reproduce (documented), 0 unexpected"
     assert out.rstrip().splitlines()[-1] == line
     for name in ("report.md", "report.html", "report.json"):
         assert (tmp_path / "runs" / "all-1" / name).is_file()
@@ -180,7 +180,7 @@ def test_report_collects_every_claims_file(capsys, tmp_path):
 
     _fake_run(tmp_path / "runs" / "all-2" / "c", "c", [0.5, 1.5], status="claims failed")
     code, out, err = run_cli(capsys, "report")                 # the latest run
-    assert code == 1 and out.rstrip().splitlines()[-1] == "2 claims: 1 hold, 1 fail, 0 do not reproduce"
+    assert code == 1 and out.rstrip().splitlines()[-1] == "2 claims: 1 hold, 0 do not reproduce (documented), 1 unexpected"
     assert "| c | c.1 | s | [0, 1] | 1.5 | theory | fails |" in out
 
 
@@ -229,7 +229,7 @@ def test_run_a_chapter_with_other_parameters(tmp_path):
     proc = subprocess.run(_console_script() + ["run", name, *params, "--out", str(out), "--no-progress"],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert re.search(r"^\d+ claims: \d+ hold, 0 fail, \d+ do not reproduce$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\d+ claims: \d+ hold, \d+ do not reproduce \(documented\), 0 unexpected$", proc.stdout, re.M), proc.stdout
     nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
     assert nb.metadata.papermill.parameters["seed"] == 3
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
@@ -238,7 +238,7 @@ def test_run_a_chapter_with_other_parameters(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "ok" and run["duration_s"] > 0
     assert list(out.glob("*.png")), "no figure written"
-    assert (out / "report.md").read_text().rstrip().endswith(" do not reproduce")
+    assert (out / "report.md").read_text().rstrip().endswith(" unexpected")
     assert claims["claims"][0]["basis"] in ("theory", "derived-on-page", "specification", "identity")
     if name == "rip":
         assert claims["parameters"]["trials"] == 200 and claims["parameters"]["m_values"] == [25, 100, 400]

@@ -58,7 +58,7 @@ def test_markdown_and_html_reports_end_with_the_summary_line(tmp_path):
     results = [report.ChapterResult("a", [claim, dnr], "ok", 2.5),
                report.ChapterResult("b", [], "error", 1.0, error="cell In[3] raised ValueError: x")]
     md = report.to_markdown(results, report.environment(ROOT))
-    line = "2 claims: 1 hold, 0 fail, 1 do not reproduce; 1 chapter(s) did not finish: b"
+    line = "2 claims: 1 hold, 1 do not reproduce (documented), 0 unexpected; 1 chapter(s) did not finish: b"
     assert md.rstrip().splitlines()[-1] == line
     assert "| a | a.1 | s | [0, 2] | 1.23 | theory | holds |" in md
     paths = report.write_report(tmp_path, results, None, command="test")
@@ -77,7 +77,7 @@ def test_collect_orders_chapters_like_the_book(tmp_path):
     got = report.collect(tmp_path, order=["zeta", "alpha"])
     assert [r.chapter for r in got] == ["zeta", "alpha"]
     assert [r.status for r in got] == ["claims failed", "ok"]
-    assert report.summary_line(got) == "2 claims: 1 hold, 1 fail, 0 do not reproduce"
+    assert report.summary_line(got) == "2 claims: 1 hold, 0 do not reproduce (documented), 1 unexpected"
 
 
 def test_book_report_reads_every_committed_chapter():
@@ -87,7 +87,7 @@ def test_book_report_reads_every_committed_chapter():
     for r in book.results:
         assert r.claims, f"{r.chapter}: no claims table found in the committed notebook"
         assert r.status == "ok", f"{r.chapter}: {r.status} {r.error}"
-    assert re.fullmatch(r"\d+ claims: \d+ hold, 0 fail, \d+ do not reproduce", book.summary)
+    assert re.fullmatch(r"\d+ claims: \d+ hold, \d+ do not reproduce \(documented\), 0 unexpected", book.summary)
     for r in book.results:
         for c in r.claims:
             assert c.basis in ("theory", "derived-on-page", "specification", "identity")
@@ -123,7 +123,7 @@ def test_recorded_reproduction_is_well_formed():
     rec = json.loads((ROOT / report.RECORD_NAME).read_text(encoding="utf-8"))
     assert rec["format"] == "opsense-reproduction-record" and rec["version"] == report.RECORD_VERSION
     assert report.read_record(rec)
-    assert re.fullmatch(r"\d+ claims: \d+ hold, \d+ fail, \d+ do not reproduce", rec["summary"]["line"])
+    assert re.fullmatch(r"\d+ claims: \d+ hold, \d+ do not reproduce \(documented\), \d+ unexpected", rec["summary"]["line"])
     assert rec["environment"]["git"]["commit"] and rec["environment"]["numpy"]
     assert all(c["duration_s"] > 0 for c in rec["chapters"])
     text = (ROOT / report.RECORD_NAME).read_text(encoding="utf-8")

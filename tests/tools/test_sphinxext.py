@@ -49,7 +49,7 @@ def test_the_page_follows_a_changed_record_and_a_changed_chapter(book):
     root, src, out = book
     _record(root, "opsense run --all FIRST-RECORD")
     page = _build(src, out)
-    assert "FIRST-RECORD" in page and "3 claims: 3 hold, 0 fail, 0 do not reproduce" in page
+    assert "FIRST-RECORD" in page and "3 claims: 3 hold, 0 do not reproduce (documented), 0 unexpected" in page
     _record(root, "opsense run --all SECOND-RECORD")
     page = _build(src, out)                        # incremental: only the record changed
     assert "SECOND-RECORD" in page and "FIRST-RECORD" not in page
@@ -64,7 +64,7 @@ def test_the_page_follows_a_changed_record_and_a_changed_chapter(book):
                 o["data"][MIME_TYPE] = _json.dumps(doc)
     nbformat.write(nb, root / "book" / "rip.ipynb")
     page = _build(src, out)                        # incremental: only the chapter changed
-    assert "3 claims: 2 hold, 1 fail, 0 do not reproduce" in page and "-0.9" in page
+    assert "3 claims: 2 hold, 0 do not reproduce (documented), 1 unexpected" in page and "-0.9" in page
 
 
 def test_an_unknown_part_is_an_error(book, tmp_path):

@@ -35,6 +35,7 @@ import shlex
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -73,6 +74,13 @@ def _catalog():
     from . import catalog
 
     return catalog
+
+
+def _config():
+    """The config module (light: no NumPy)."""
+    from .. import config
+
+    return config
 
 
 def _chapters(args) -> tuple[Path, list]:
@@ -377,7 +385,14 @@ def _validate_all(targets, given, raw, *, every: bool) -> dict[str, dict]:
             mine = {k: v for k, v in given.items() if any(p.name == k for p in ch.parameters)}
         else:
             mine = given
-        plan[ch.name] = ch.validate(mine, raw=raw)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _config().OutsideRegimeWarning)
+            plan[ch.name] = ch.validate(mine, raw=raw)
+        for w in caught:
+            if issubclass(w.category, _config().OutsideRegimeWarning):
+                print(f"warning: {w.message}", file=sys.stderr)
+            else:  # pragma: no cover - any other warning passes through unchanged
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if every:
         unknown = [k for k in given if not any(any(p.name == k for p in ch.parameters) for ch in targets)]
         if unknown:

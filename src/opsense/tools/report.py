@@ -12,7 +12,7 @@ Two sources of claims, both read as data (never from rendered HTML):
   the book's "Reproduction report" page (built by :mod:`opsense.tools.sphinxext`).
 
 Every claim is re-checked from its numbers (:func:`opsense.read_claims`); every table has the
-same summary line, ``N claims: H hold, F fail, D do not reproduce``.
+same summary line, ``N claims: H hold, D do not reproduce (documented), F unexpected``.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def counts(results) -> dict:
 
 
 def summary_line(results) -> str:
-    """``"N claims: H hold, F fail, D do not reproduce"``, plus the chapters that did not finish.
+    """``"N claims: H hold, D do not reproduce (documented), F unexpected"``, plus the chapters that did not finish.
 
     Parameters
     ----------
@@ -646,9 +646,12 @@ class BookReport:
                 if c is None:
                     row.append(f'<td colspan="5">{e(r.error or "no claims in the committed notebook")}</td>')
                 else:
-                    row += [f"<td>{_verdict_html(c)}</td>", f"<td><code>{e(c.id)}</code><br>{e(c.statement)}</td>",
+                    why = (f"<br><small><em>Why it does not reproduce:</em> {e(c.expected_failure)}</small>"
+                           if c.expected_failure and c.verdict != "holds" else "")
+                    row += [f"<td>{_verdict_html(c)}</td>",
+                            f"<td><code>{e(c.id)}</code><br>{e(c.statement)}{why}</td>",
                             f"<td>{e(c.predicted())}</td>", f"<td>{e(c.measured_text())}</td>",
-                            f"<td>{e(c.basis)}<br><small>{e(c.tolerance)}</small></td>"]
+                            f"<td>{e(c.basis)} ({e(c.form)})<br><small>{e(c.tolerance)}</small></td>"]
                 if i == 0:
                     span = f' rowspan="{len(claims)}"' if len(claims) > 1 else ""
                     row += [f"<td{span}>{link}</td>", f"<td{span}>{thms}</td>"]
@@ -659,17 +662,25 @@ class BookReport:
                 f'<tbody>{"".join(rows)}</tbody></table></div><p><strong>{e(self.summary)}</strong></p>')
 
     def counts_html(self) -> str:
-        """The claims counted by verdict and by basis, as a small table."""
-        from ..claims import BASES
+        """The claims counted by verdict: by basis, by form, and by how they are measured."""
+        from ..claims import BASES, FORMS
 
         e = html.escape
-        rows = []
-        for b in BASES:
-            cl = [c for r in self.results for c in r.claims if c.basis == b]
-            rows.append((e(b), str(len(cl)), *(str(sum(c.verdict == v for c in cl)) for v in VERDICTS)))
         allc = [c for r in self.results for c in r.claims]
-        rows.append(("<strong>all</strong>", str(len(allc)), *(str(sum(c.verdict == v for c in allc)) for v in VERDICTS)))
-        return PAGE_CSS + _table(["basis", "claims", *VERDICTS], rows, cls="opsense-report")
+
+        def table(title, groups):
+            rows = []
+            for name, cl in groups:
+                rows.append((e(name), str(len(cl)), *(str(sum(c.verdict == v for c in cl)) for v in VERDICTS)))
+            rows.append(("<strong>all</strong>", str(len(allc)),
+                         *(str(sum(c.verdict == v for c in allc)) for v in VERDICTS)))
+            return _table([title, "claims", *VERDICTS], rows, cls="opsense-report")
+
+        by_basis = [(b, [c for c in allc if c.basis == b]) for b in BASES]
+        by_form = [(f, [c for c in allc if c.form == f]) for f in FORMS]
+        by_measure = [("over independent instances", [c for c in allc if c.n is not None]),
+                      ("single measurement", [c for c in allc if c.n is None])]
+        return PAGE_CSS + table("basis", by_basis) + table("form", by_form) + table("measured", by_measure)
 
     def record_html(self) -> str:
         """The record: when, where and how fast the last full re-run went, and whether it agrees."""
