@@ -11,7 +11,7 @@ tools/       the book tooling: catalog, cli, report, execute, bench, sphinx exte
 
 The top level re-exports the engine and the toolkit:
 
-Problems      low_rank_target, make_problem, psd_problems, LowRankTarget, Problem, SensingOperator
+Problems      low_rank_target, make_problem, psd_problems, instance_seeds, LowRankTarget, Problem, SensingOperator
 Factors       initial_factors, imbalance, imbalance_increment, dilation, residual_matrix,
               lifted_step, rebalance, redundant_imbalance
 Dynamics      run_gd, step_sizes, GDResult, DivergenceError
@@ -31,7 +31,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 #: before they are needed.
 _EXPORTS = {
     **dict.fromkeys(["LowRankTarget", "Problem", "PsdProblems", "SensingOperator", "low_rank_target",
-                     "make_problem", "psd_problems", "initial_factors", "imbalance", "imbalance_increment",
+                     "make_problem", "psd_problems", "instance_seeds", "initial_factors", "imbalance", "imbalance_increment",
                      "dilation", "residual_matrix", "lifted_step", "rebalance", "redundant_imbalance",
                      "GDResult", "DivergenceError", "run_gd", "step_sizes"], "engine"),
     **dict.fromkeys(["Fit", "Hit", "fit_line", "fit_rate", "fit_power", "hitting_time", "rate_window",

@@ -18,3 +18,10 @@ def test_problem_and_factor_checks_name_the_argument():
     assert U.dtype == V.dtype == np.float64
     with pytest.raises(ValueError, match=r"F and G must have shapes \(4, k\) and \(5, k\)"):
         check_factor_pair(pr, np.ones((4, 2)), np.ones((5, 3)), names=("F", "G"))
+
+
+def test_instance_seeds_are_distinct_stable_prefixes_and_validated():
+    a, b = ops.instance_seeds(0, 5), ops.instance_seeds(0, 8)
+    assert len(set(a)) == 5 and b[:5] == a and ops.instance_seeds(1, 5) != a and 0 not in a
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        ops.instance_seeds(0, 0)

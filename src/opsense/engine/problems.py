@@ -15,7 +15,7 @@ from .. import _validate as v
 from .operators import SensingOperator
 
 __all__ = ["LowRankTarget", "Problem", "PsdProblems", "low_rank_target", "make_problem", "psd_problems",
-           "check_problem", "check_factor_pair"]
+           "instance_seeds", "check_problem", "check_factor_pair"]
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,31 @@ def make_problem(n1: int, n2: int, r: int, m: int | None = None, *, sigma=None,
             raise ValueError("m (number of measurements, an integer >= 1) is required for operator='gaussian'")
         op = SensingOperator.gaussian(m, n1, n2, symmetric=psd, seed=int(s_op))
     return Problem.from_parts(target, op)
+
+
+def instance_seeds(seed: int, n: int) -> list[int]:
+    """Seeds of ``n`` independent instances drawn from one chapter seed.
+
+    Each instance re-draws everything random (target, operator, initialization) from its
+    own seed: pass it to :func:`make_problem` and as the initialization seed of
+    :func:`~opsense.run_gd`. The seeds are child streams of ``numpy.random.SeedSequence(seed)``,
+    so they are independent of each other and of ``seed`` itself, and the first ``n`` are
+    the same whatever larger ``n`` is asked for.
+
+    Parameters
+    ----------
+    seed : int
+        ``>= 0``.
+    n : int
+        ``>= 1``.
+
+    Returns
+    -------
+    list of int
+    """
+    seed = v.integer("seed", seed, minimum=0)
+    n = v.integer("n", n, minimum=1)
+    return [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(n)]
 
 
 @dataclass(frozen=True)
