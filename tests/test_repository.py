@@ -248,3 +248,21 @@ def test_every_public_function_documents_its_parameters():
         if params and not re.search(r"^Parameters\n-{10}", doc, re.M):
             missing.append(qual)
     assert not missing, f"{len(missing)} public functions without a numpydoc Parameters section: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_chapter_links_its_sources_and_states_its_regime(path):
+    """Each chapter points to its entry on the Sources page and its check(P) states its regime."""
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert f"sources-{path.stem}" in text, f"{path.name}: link the Sources page ({{ref}}`... <sources-{path.stem}>`)"
+    assert f"(sources-{path.stem})=" in (ROOT / "book" / "sources.md").read_text(encoding="utf-8")
+    module = MODULES[f"opsense.chapters.{path.stem}"].read_text(encoding="utf-8")
+    assert "regime(" in module, f"{path.stem}: check(P) must state its regime (opsense.config.regime)"
+
+
+def test_no_book_page_points_to_private_notes():
+    for page in sorted((ROOT / "book").glob("*.md")) + NOTEBOOKS:
+        text = page.read_text(encoding="utf-8").lower()
+        for phrase in ("our notes", "the notes", "shared/papers"):
+            assert phrase not in text, f"{page.name} mentions {phrase!r}: cite the Sources page instead"
