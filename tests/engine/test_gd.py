@@ -274,3 +274,19 @@ def test_step_sizes_rule():
     with pytest.raises(ValueError, match="sweeps"):
         ops.step_sizes(problem_8x10, k=[6, 6, 6], alpha=[1.0, 0.1], seed=0, eta=0.1)
 
+
+
+def test_instances_times_conditions_store_each_operator_once_and_match_separate_batches():
+    """G operators with R runs each (in any order): one stacked product, same curves as G batches of R runs."""
+    probs = [ops.make_problem(6, 5, 1, 40, seed=s) for s in ops.instance_seeds(3, 3)]
+    alphas = [0.1, 1e-3]
+    order = [(i, a) for i in range(3) for a in alphas]
+    order = [order[j] for j in (4, 0, 3, 1, 5, 2)]  # interleaved: runs of one operator are not adjacent
+    seeds = [10 * i + j for j, (i, _) in enumerate(order)]
+    joint = ops.run_gd([probs[i] for i, _ in order], k=4, alpha=[a for _, a in order], eta=0.2, iters=200,
+                       seed=seeds)
+    for j, (i, a) in enumerate(order):
+        alone = ops.run_gd(probs[i], k=4, alpha=[a, a], eta=0.2, iters=200, seed=[seeds[j], seeds[j]])
+        scale = np.max(alone.error[0])
+        assert np.max(np.abs(joint.error[j] - alone.error[0])) <= 1e-12 * scale
+        np.testing.assert_allclose(joint.U[j], alone.U[0], rtol=0, atol=1e-12 * np.max(np.abs(alone.U[0])))

@@ -233,6 +233,10 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     Other BLAS builds or thread counts may differ by more. A batch of independent
     problems with their own operators (one matrix-vector product per run) matched
     the runs alone bitwise, and the same call repeated is bitwise identical.
+    Instances times conditions (``G`` operators, each the operator of the same number
+    ``R`` of runs, in any order) keep each operator once, ``(G, m, n1 n2)``, and advance
+    with one stacked matrix-matrix product per pass, ``(G, R, n1 n2) @ (G, n1 n2, m)``;
+    measured bitwise equal to ``G`` separate calls of ``R`` runs each.
 
     Parameters
     ----------
@@ -401,12 +405,32 @@ class _Loop:
         ops = [p.operator for p in problems]
         self.shared_op = all(o is ops[0] for o in ops) or (ops[0].matrix is None)
         op = ops[0]
+        self.groups = None
         if op.matrix is None:
             self.A = None
         elif self.shared_op:
             self.A = op.matrix
         else:
-            self.A = np.stack([o.matrix for o in ops])                   # (B, m, n1*n2)
+            distinct, gid = [], []
+            for o in ops:
+                for j, d in enumerate(distinct):
+                    if d is o:
+                        gid.append(j)
+                        break
+                else:
+                    gid.append(len(distinct))
+                    distinct.append(o)
+            G = len(distinct)
+            counts = np.bincount(gid, minlength=G)
+            if G < B and np.all(counts == counts[0]):
+                # instances x conditions: each operator stored once, its runs advance together
+                # with one stacked matrix-matrix product (G, R, N) @ (G, N, m)
+                self.A = np.stack([o.matrix for o in distinct])          # (G, m, n1*n2)
+                self.perm = np.argsort(np.asarray(gid), kind="stable")
+                self.inv = np.argsort(self.perm)
+                self.groups = (G, int(counts[0]))
+            else:
+                self.A = np.stack([o.matrix for o in ops])               # (B, m, n1*n2)
         self.op_symmetric = op.symmetric
         self.shape = op.shape
         self.sym = sym
@@ -435,6 +459,10 @@ class _Loop:
         flat = X.reshape(self.B, -1)
         if self.A is None:
             return flat - self.y
+        if self.groups is not None:
+            G, R = self.groups
+            res = np.matmul(flat[self.perm].reshape(G, R, -1), np.swapaxes(self.A, 1, 2))
+            return res.reshape(self.B, -1)[self.inv] - self.y
         if self.A.ndim == 3:  # independent operators: one batched matrix-vector product
             return np.matmul(self.A, flat[:, :, None])[:, :, 0] - self.y
         if self.B == 1:  # matrix-vector products: the single-run fast path
@@ -444,6 +472,10 @@ class _Loop:
     def adjoint(self, res):
         if self.A is None:
             D = res.reshape((self.B,) + self.shape).copy()
+        elif self.groups is not None:
+            G, R = self.groups
+            D = np.matmul(res[self.perm].reshape(G, R, -1), self.A).reshape(self.B, -1)[self.inv]
+            D = D.reshape((self.B,) + self.shape)
         elif self.A.ndim == 3:
             D = np.matmul(res[:, None, :], self.A)[:, 0].reshape((self.B,) + self.shape)
         elif self.B == 1:
