@@ -362,3 +362,12 @@ def test_grid_syntax_and_point_identity():
     a = sweep.point_id("rip", "book", {"n1": 10, "seed": 0})
     assert a == sweep.point_id("rip", "book", {"seed": 0, "n1": 10}) != sweep.point_id("rip", "paper", {"n1": 10,
                                                                                                           "seed": 0})
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSENSE_BOOK", str(ROOT))
+    code, _, err = run_cli(capsys, "rip", "--seeds", "0:1", "--scheduler", "tcp://127.0.0.1:1",
+                           "--connect-timeout", "1", "--out", "s")
+    assert code == 2 and "--scheduler tcp://127.0.0.1:1: cannot connect" in err and "Traceback" not in err
+    assert not (tmp_path / "s" / ".sweep.lock").exists() and not list((tmp_path / "s" / "points").iterdir())

@@ -935,8 +935,15 @@ def _client(args):
                 raise SweepError(f"--scheduler {args.scheduler}: cannot connect ({err})") from None
         else:
             env = {var: "1" for var in BLAS_VARS}
-            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL, env=env)
+            # The worker processes inherit an ignored SIGINT: a Ctrl-C at the terminal (sent to the whole
+            # process group) reaches this command alone, which stops them in order.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                cluster = LocalCluster(n_workers=args.workers or (os.cpu_count() or 1), threads_per_worker=1,
+                                       processes=True, dashboard_address=None, silence_logs=logging.CRITICAL,
+                                       env=env)
+            finally:
+                signal.signal(signal.SIGINT, previous)
             client = Client(cluster, set_as_default=False)
         try:
             yield client
