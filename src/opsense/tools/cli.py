@@ -6,6 +6,8 @@
     opsense run CHAPTER [-p NAME VALUE]... [--preset paper] [--out DIR] [--force] [--yes]
     opsense run --all [-p NAME VALUE]... [--preset paper] [--out DIR] [--record FILE]
     opsense report [DIR] [--record FILE]      one table of every claims.json under DIR
+    opsense sweep CHAPTER [--grid NAME=V1,V2,...]... [--seeds A:B] [--out DIR] [--workers N | --scheduler ADDR]
+    opsense sweep --summary DIR [--json FILE]  pass rates of a sweep (see opsense.tools.sweep)
 
 ``run`` executes a chapter with papermill into a new folder (default
 ``runs/<chapter>-<time>/``, never inside ``book/``): the executed notebook, its
@@ -581,6 +583,24 @@ def _cmd_report(args) -> int:
     return EXIT_FAIL if bad else EXIT_OK
 
 
+# ----------------------------------------------------------------------------- sweep
+def _cmd_sweep(args) -> int:
+    """``opsense sweep``: Dask and pyarrow are imported only here."""
+    from . import sweep
+
+    try:
+        return sweep.main(args)
+    except sweep.SweepError as err:
+        raise UsageError(str(err)) from None
+
+
+def _add_sweep_parser(sub) -> None:
+    from . import sweep   # light at import: Dask and pyarrow load only when a sweep runs
+
+    sweep.add_parser(sub)
+    sub.choices["sweep"].set_defaults(func=_cmd_sweep)
+
+
 # ----------------------------------------------------------------------------- main
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit status 2 (argparse's own convention)
@@ -628,6 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", metavar="DIR", help="a folder written by opsense run")
     p.add_argument("--record", metavar="FILE.json", help="also copy report.json there")
     p.set_defaults(func=_cmd_report)
+
+    _add_sweep_parser(sub)
     return parser
 
 
