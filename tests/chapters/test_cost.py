@@ -22,6 +22,8 @@ DRIVERS = {
     "a3_balancing": (["iters"], "iters"),
     "a4_low_rank": (["iters"], "iters"),
     "a5_synthesis": (["iters_b", "iters", "iters_pd"], "iters_pd"),
+    "x1_noise": (["iters", "iters_tail"], "iters"),
+    "x2_start": (["iters", "iters_compare"], "iters"),
 }
 
 
