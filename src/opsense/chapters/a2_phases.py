@@ -637,7 +637,7 @@ class Experiment:
     runs : Runs
         The escape stage (every step) of ``instances * len(alphas)`` runs, instance-major (run ``j * A + a``).
     floor_runs : Runs
-        The runs of the first :data:`FLOOR_INSTANCES` instances at the floor alphas, continued to
+        The runs of the first ``FLOOR_INSTANCES`` instances at the floor alphas, continued to
         the plateau (run ``j * Af + a``).
     floor_alphas : ndarray of shape (Af,)
         The alphas ``<= FLOOR_ALPHA_MAX``.
@@ -867,7 +867,7 @@ def run(P, probs: list | None = None) -> Experiment:
 @dataclass(frozen=True)
 class Sweeps:
     """The sweeps over ``m`` (the floor), ``k = r`` (no floor; the local rate) and ``ks`` (phase I), on the
-    first :data:`SWEEP_INSTANCES` instances of the main experiment (same targets and initialization seeds).
+    first ``SWEEP_INSTANCES`` instances of the main experiment (same targets and initialization seeds).
 
     Attributes
     ----------
@@ -883,18 +883,18 @@ class Sweeps:
     alpha_exact : float
         Alpha of the ``k = r`` runs.
     runs_exact : Runs
-        The ``k = r`` runs, stopped at :data:`EXACT_LEVEL`.
+        The ``k = r`` runs, stopped at ``EXACT_LEVEL``.
     err_exact, floor_pair : ndarray of shape (S,)
         Their final errors, and the main experiment's floor at the same alpha (width ``k``).
     rate_exact : ndarray of shape (S,)
-        Their rate fitted where the error lies in :data:`EXACT_WINDOW`.
+        Their rate fitted where the error lies in ``EXACT_WINDOW``.
     rho : ndarray of shape (S,)
         The predicted local rates (:func:`local_rate`) of these instances.
     ks : list of int
         The widths of the phase-I sweep, increasing (the main ``k`` included).
     t_align : ndarray of shape (S, len(ks))
         First step with the sine of the angle to the top-``r`` spaces of :math:`\\mathcal A^*(y)`
-        below :data:`ALIGN_LEVEL`, per width (smallest alpha).
+        below ``ALIGN_LEVEL``, per width (smallest alpha).
     seconds : float
     """
 
@@ -917,11 +917,11 @@ class Sweeps:
 
 
 def run_sweeps(P, exp: Experiment) -> Sweeps:
-    """Run the chapter's sweeps on the first :data:`SWEEP_INSTANCES` instances of ``exp``.
+    """Run the chapter's sweeps on the first ``SWEEP_INSTANCES`` instances of ``exp``.
 
     * ``m_sweep`` measurements (same targets and initialization seeds, an operator with more
       rows), at the largest, middle and smallest floor alphas, run to the plateau: the floor exponent.
-    * ``k = r`` at the largest floor alpha, run until the error is below :data:`EXACT_LEVEL`
+    * ``k = r`` at the largest floor alpha, run until the error is below ``EXACT_LEVEL``
       (horizon from the predicted local rate): no floor, and the local rate itself.
     * the widths ``ks`` at the smallest alpha, for the escape horizon: the alignment time.
 

@@ -91,7 +91,7 @@ def horizons(P) -> dict:
     iterations: its predicted rate is proportional to ``eta alpha^2``, so every alpha gets the
     same number of predicted e-folds. The rebalanced and ``k = r`` runs at ``kappa`` run
     ``iters_modified``; at another ``kappa`` of the sweep that many times the ratio of the
-    needs :func:`_post_need` (trigger bound plus :data:`POST_EFOLDS` e-folds of the post-step
+    needs ``_post_need`` (trigger bound plus ``POST_EFOLDS`` e-folds of the post-step
     rate, whose lower estimate is ``eta / kappa^2``). Every horizon is proportional to ``iters``
     or ``iters_modified``.
 
