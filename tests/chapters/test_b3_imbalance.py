@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import math  # noqa: E402
 
 import opsense as ops  # noqa: E402
 from opsense.chapters import b3_imbalance as ch  # noqa: E402
@@ -21,7 +22,8 @@ def problem():
 @pytest.fixture(scope="module")
 def small():
     """The whole chapter on a small case (about a second)."""
-    P = ops.configure(ch, "book", n=8, r=1, k=2, m=200, alpha=0.5, eta=0.1, iters=1000, seed=1)
+    with pytest.warns(ops.config.OutsideRegimeWarning):
+        P = ops.configure(ch, "book", n=8, r=1, k=2, m=200, alpha=0.5, eta=0.1, instances=3, iters=1000, seed=1)
     s = ch.setup(P)
     runs = ch.run(P, s)
     return P, s, runs, ch.run_identity(P, s), ch.run_drift(P, s, runs), ch.verify_balanced(runs), \
@@ -98,11 +100,12 @@ def test_late_rate_of_the_diagonal_toy_is_2_eta_delta():
     (dict(kappa=0.5), "kappa"),
     (dict(alpha=1.5), "alpha"),
     (dict(eta=0.5), "eta"),
-    (dict(iters=1000), "iters"),
     (dict(iters=10 ** 7), "iters"),
     (dict(m=100_000), "m"),
     (dict(seed=-1), "seed"),
     (dict(iters=2.5), "iters"),
+    (dict(instances=2), "instances"),
+    (dict(instances=51), "instances"),
 ])
 def test_check_names_the_bad_parameter(kwargs, name):
     with pytest.raises(ValueError, match=f"^parameter {name} must"):
@@ -125,23 +128,27 @@ def test_claims_of_a_small_case_have_a_basis(small):
     P, s, runs, ver, drift, bal, rates = small
     claims = ch.claims(runs, ver, drift, bal, rates)
     assert [c.id for c in claims] == ["b3.identity", "b3.drift-order", "b3.balanced-exact", "b3.balanced-sublinear",
-                                      "b3.ordering", "b3.rate-factorization", "b3.rate-sensing", "b3.rate-vs-delta0"]
+                                      "b3.ordering", "b3.rate-factorization", "b3.rate-sensing-slowest-mode",
+                                      "b3.rate-sensing", "b3.rate-vs-delta0"]
     assert all(c.basis in BASES and isinstance(c.measured, float) for c in claims)
     assert all(c.holds for c in claims if c.basis == "identity")
     assert bal.same_factors and bal.unequal_entries == 0
-    glued = ch.glue_values(runs, ver, drift, bal, rates)
-    assert glued["b3_T"] == P.iters and all(isinstance(x, (int, float)) for x in glued.values())
+    glued = ch.glue_values(runs, ver, drift, bal, rates, s)
+    assert glued["b3_T"] == ch.horizon(P) and all(isinstance(x, (int, float)) for x in glued.values())
     assert "imbalanced" in ch.init_summary(s) and "rho" in ch.rates_summary(rates)
 
 
 def test_plots_draw_and_validate(small):
-    _, _, runs, ver, drift, _, _ = small
+    _, _, runs, ver, drift, _, rates = small
     fig, axes = ch.plot_three_initializations(runs)
     assert len(axes) == 2
     fig, axes = ch.plot_identity_drift(ver, drift)
-    assert len(axes) == 2 and axes[1].get_xlim()[1] == pytest.approx(drift.tau)
+    assert len(axes) == 2 and len(axes[1].get_lines()) == drift.drift_tau.shape[1]
+    fig, ax = ch.plot_rates(rates)
     with pytest.raises(ValueError, match="drift"):
-        ch.plot_identity_drift(ver, drift.drift)
+        ch.plot_identity_drift(ver, drift.drift_tau)
+    with pytest.raises(ValueError, match="rates"):
+        ch.plot_rates(drift)
     with pytest.raises(ValueError, match="runs"):
         ch.plot_three_initializations(ver)
     plt.close("all")
@@ -165,17 +172,69 @@ def test_experiment_functions_refuse_foreign_results(small):
 def test_cost_by_hand_on_a_tiny_case():
     import math
 
-    P = ops.config.merge("book", ch.PRESETS, n=4, r=1, k=2, m=30, kappa=2.0, alpha=0.5, eta=0.1, iters=400)
+    P = ops.config.merge("book", ch.PRESETS, n=4, r=1, k=2, m=30, kappa=2.0, alpha=0.5, eta=0.1, iters=800)
+    assert ch.horizon(P) == 800 and ch.horizon(ops.config.merge("book", ch.PRESETS, n=4, r=1, k=2, m=30,
+                                                               alpha=0.5, iters=400)) == 750
+    B = P.instances
     c = ch.cost(P)
     step = 16 * (2 * 30 + 3 * 2)                 # one Gaussian step: n^2 (2 m + 3 k) = 1056
-    runs = (3 + 1 + 1) * 400 * step + 400 * 16 * 3 * 2   # five Gaussian runs and the factorization run
+    runs = (3 + 1 + 1) * B * 800 * step + B * 800 * 16 * 3 * 2   # five Gaussian runs and the factorization run
     ident = 300 * 16 * (5 * 30 + 6 * 2)          # min(300, iters) single steps, five passes each
     t_eps = 2.5 * 2.0 * math.log(100 * 4 / (2.0 * 0.25)) / 0.1   # 2.5 signal_time(alpha) = 334.2
     n0 = 10 * math.ceil(t_eps / 10)              # 340
     assert n0 == 340
-    drift = 3 * (4 * n0 // 10) * 16 * (21 * 30 + 30 * 2)   # 3 step sizes, 136 chunks of 10 steps
-    assert c.work == runs + ident + drift == 7_432_320
-    # two operators 30 x 16; six runs of factors (4 + 4) * 2 and 41 records of 2 + 2 + 9 values
-    assert c.memory_bytes == 8 * (2 * 30 * 16 + 6 * ((4 + 4) * 2 + 41 * 13)) == 34_032
+    drift = 7 * n0 * B * step                    # n0, 2 n0, 4 n0 steps at eta, eta/2, eta/4
+    hess = 2 * B * 30 * (2 * 4 * 2) ** 2         # two J^T J of size 2 n k per instance
+    assert c.work == runs + ident + drift + hess
+    # two operators 30 x 16 per instance; runs of factors (4 + 4) * 2 and 81 records of 2 + 2 + 9 values
+    assert c.memory_bytes == 8 * (2 * B * 30 * 16 + 6 * B * ((4 + 4) * 2 + 81 * 13) + 2 * 30 * 16)
 
 
+def test_horizon_is_derived_from_the_rate():
+    P = ops.config.merge("book", ch.PRESETS)
+    t = 2 * ops.signal_time(P.alpha, eta=P.eta, kappa=P.kappa, n=P.n) + ch.HORIZON_PLATEAUS / (P.eta * P.alpha ** 2)
+    assert ch.horizon(P) == 10 * math.ceil(t / 10) == P.iters
+    assert ch.horizon(ops.config.merge("book", ch.PRESETS, iters=10)) == P.iters    # raised to the derived one
+
+
+def test_regime_warning_outside_and_silence_inside():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ops.config.OutsideRegimeWarning)
+        ops.configure(ch, "book")
+        ops.configure(ch, "paper")
+    with pytest.warns(ops.config.OutsideRegimeWarning, match="kappa <= 4"):
+        ops.configure(ch, "book", kappa=5.0)
+    with pytest.warns(ops.config.OutsideRegimeWarning, match="m >= 5 n"):
+        ops.configure(ch, "book", m=500)
+
+
+def test_slow_hessian_of_the_toy_is_the_restricted_imbalance():
+    # 2x2 toy, converged: the slow block is f^2 = Delta_red (one eigenvalue: (n2 - r)(k - r) = 1)
+    tgt = ops.LowRankTarget(np.diag([1.0, 0.0]), np.array([[1.0], [0.0]]), np.array([[1.0], [0.0]]),
+                            np.array([1.0]), False)
+    pr = ops.Problem.from_parts(tgt, ops.SensingOperator.identity(2, 2))
+    alpha, eta = 0.2, 0.1
+    res = ops.run_gd(pr, init=(alpha * np.eye(2), alpha / 3 * np.eye(2)), eta=eta, iters=4000)
+    slow, gap = ch.slow_hessian(pr, res.U[0], res.V[0], r=1)
+    assert slow.shape == (1,) and gap > 10
+    assert slow[0] == pytest.approx(res.U[0, 1, 1] ** 2, rel=1e-6)
+    assert slow[0] == pytest.approx(8 / 9 * alpha ** 2, rel=eta * alpha ** 2)
+    with pytest.raises(ValueError, match="r must"):
+        ch.slow_hessian(pr, res.U[0], res.V[0], r=2)
+
+
+def test_the_rate_claims_fail_when_the_prediction_is_wrong(small):
+    import dataclasses
+
+    P, s, runs, ver, drift, bal, rates = small
+    by = lambda q: {c.id: c for c in ch.claims(runs, ver, drift, bal, q)}  # noqa: E731
+    slow = dataclasses.replace(rates, sensing=dataclasses.replace(rates.sensing, rho=0.5 * rates.sensing.rho_h))
+    assert by(slow)["b3.rate-sensing-slowest-mode"].verdict == "fails"     # below the slowest mode
+    off = dataclasses.replace(rates, factorization=dataclasses.replace(
+        rates.factorization, rho=1.2 * 2 * rates.eta * rates.factorization.lam_red))
+    assert by(off)["b3.rate-factorization"].verdict == "fails"             # 20% off 2 eta lambda_red
+    fast = dataclasses.replace(rates, sensing=dataclasses.replace(rates.sensing, rho=1.5 * 2 * rates.eta
+                                                                  * rates.sensing.lam_red))
+    assert by(fast)["b3.rate-sensing"].verdict == "fails"                  # above the mean curvature
