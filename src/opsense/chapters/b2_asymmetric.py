@@ -102,7 +102,7 @@ def horizons(P) -> dict:
     ----------
     P : Parameters
         Uses ``n, kappa, eta, alphas_exact, alphas, etas, alpha_eta, alphas_toy, alpha``, the three
-        ``iters`` and the ``k > r`` conditions of :func:`conditions`.
+        ``iters`` and the ``k > r`` conditions of ``conditions``.
 
     Returns
     -------
@@ -437,7 +437,7 @@ class WidthRuns:
     exact : list of GDResult
         ``k = r``, one batch per scale of ``alphas_exact``; curves of shape (instances, T_a).
     over : list of GDResult
-        ``k > r``, one batch per condition of :func:`conditions`; curves of shape (instances, T_c).
+        ``k > r``, one batch per condition of ``conditions``; curves of shape (instances, T_c).
     alphas_exact : ndarray of shape (A,)
     conds : ndarray of shape (C, 2)
         The ``(alpha, eta)`` of each ``k > r`` condition.

@@ -23,15 +23,15 @@ The output folder ``DIR`` (default ``runs/sweep-<chapter>-<8 hex digits of the s
     the spec: chapter, preset, grid, seeds, the command, and the identities of its points;
 ``points/<id>.json``
     one file per finished point (its full parameters, the claims, runtime, package version,
-    commit), written to a temporary name then renamed (:func:`os.replace`) as soon as the point
+    commit), written to a temporary name then renamed (``os.replace``) as soon as the point
     finishes; ``errors/<id>.json`` for a point whose ``evaluate`` raised;
 ``results.parquet``, ``results.csv``
     the tidy table, one row per (point, claim): the union of ``points/``;
 ``summary.json``
-    the figures :func:`summarize` prints.
+    the figures ``summarize`` prints.
 
 A point's identity is a hash of the chapter, the preset and its full parameter dict
-(:func:`point_id`), so re-running the same command skips every finished point, and an
+(``point_id``), so re-running the same command skips every finished point, and an
 interrupted sweep (Ctrl-C, or SIGTERM: exit status 130) keeps all it finished. A lock file
 ``DIR/.sweep.lock`` refuses a second sweep into the same folder while one runs, and a folder
 holding another sweep (other chapter, preset, grid or seeds) is refused.
@@ -198,7 +198,7 @@ class Point:
     Attributes
     ----------
     id : str
-        :func:`point_id` of the chapter, preset and full parameters.
+        ``point_id`` of the chapter, preset and full parameters.
     given : dict
         The grid's values and the seed (converted to the parameters' types).
     raw : dict
@@ -804,7 +804,7 @@ def summary_text(summary: dict) -> str:
     Parameters
     ----------
     summary : dict
-        From :func:`summarize`.
+        From ``summarize``.
     """
     from ..claims import format_value
 
