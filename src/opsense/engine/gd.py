@@ -233,10 +233,10 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     Other BLAS builds or thread counts may differ by more. A batch of independent
     problems with their own operators (one matrix-vector product per run) matched
     the runs alone bitwise, and the same call repeated is bitwise identical.
-    Instances times conditions (``G`` operators, each the operator of the same number
-    ``R`` of runs, in any order) keep each operator once, ``(G, m, n1 n2)``, and advance
-    with one stacked matrix-matrix product per pass, ``(G, R, n1 n2) @ (G, n1 n2, m)``;
-    measured bitwise equal to ``G`` separate calls of ``R`` runs each.
+    Independent operators are used where they are, never copied into a stack: the runs of
+    one operator (instances times conditions, in any order) advance together, with a
+    matrix-vector product for a lone run (bitwise the run alone) and a matrix-matrix
+    product for several (bitwise a batch of them sharing the operator).
 
     Parameters
     ----------
@@ -411,26 +411,20 @@ class _Loop:
         elif self.shared_op:
             self.A = op.matrix
         else:
-            distinct, gid = [], []
-            for o in ops:
+            # independent operators, each stored once (never copied into a stack): the runs of
+            # one operator advance together, a matrix-vector product for a lone run (bitwise the
+            # run alone) and a matrix-matrix product for several (bitwise a batch sharing it)
+            distinct, members = [], []
+            for b, o in enumerate(ops):
                 for j, d in enumerate(distinct):
                     if d is o:
-                        gid.append(j)
+                        members[j].append(b)
                         break
                 else:
-                    gid.append(len(distinct))
                     distinct.append(o)
-            G = len(distinct)
-            counts = np.bincount(gid, minlength=G)
-            if G < B and np.all(counts == counts[0]):
-                # instances x conditions: each operator stored once, its runs advance together
-                # with one stacked matrix-matrix product (G, R, N) @ (G, N, m)
-                self.A = np.stack([o.matrix for o in distinct])          # (G, m, n1*n2)
-                self.perm = np.argsort(np.asarray(gid), kind="stable")
-                self.inv = np.argsort(self.perm)
-                self.groups = (G, int(counts[0]))
-            else:
-                self.A = np.stack([o.matrix for o in ops])               # (B, m, n1*n2)
+                    members.append([b])
+            self.A = None
+            self.groups = [(o.matrix, np.asarray(idx)) for o, idx in zip(distinct, members)]
         self.op_symmetric = op.symmetric
         self.shape = op.shape
         self.sym = sym
@@ -457,27 +451,25 @@ class _Loop:
 
     def residual(self, X):
         flat = X.reshape(self.B, -1)
-        if self.A is None:
+        if self.A is None and self.groups is None:
             return flat - self.y
         if self.groups is not None:
-            G, R = self.groups
-            res = np.matmul(flat[self.perm].reshape(G, R, -1), np.swapaxes(self.A, 1, 2))
-            return res.reshape(self.B, -1)[self.inv] - self.y
-        if self.A.ndim == 3:  # independent operators: one batched matrix-vector product
-            return np.matmul(self.A, flat[:, :, None])[:, :, 0] - self.y
+            out = np.empty((self.B, self.groups[0][0].shape[0]))
+            for A, idx in self.groups:
+                out[idx] = (A @ flat[idx[0]])[None] if idx.size == 1 else flat[idx] @ A.T
+            return out - self.y
         if self.B == 1:  # matrix-vector products: the single-run fast path
             return (self.A @ flat[0] - self.y)[None]
         return flat @ self.A.T - self.y
 
     def adjoint(self, res):
-        if self.A is None:
+        if self.A is None and self.groups is None:
             D = res.reshape((self.B,) + self.shape).copy()
         elif self.groups is not None:
-            G, R = self.groups
-            D = np.matmul(res[self.perm].reshape(G, R, -1), self.A).reshape(self.B, -1)[self.inv]
+            D = np.empty((self.B, self.groups[0][0].shape[1]))
+            for A, idx in self.groups:
+                D[idx] = (res[idx[0]] @ A)[None] if idx.size == 1 else res[idx] @ A
             D = D.reshape((self.B,) + self.shape)
-        elif self.A.ndim == 3:
-            D = np.matmul(res[:, None, :], self.A)[:, 0].reshape((self.B,) + self.shape)
         elif self.B == 1:
             D = (res[0] @ self.A).reshape((1,) + self.shape)
         else:

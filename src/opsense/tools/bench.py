@@ -2,7 +2,10 @@
 
 Usage::
 
-    python -m opsense.tools.bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3] [--json FILE]
+    opsense bench [--n 50] [--r 3] [--k 10] [--m 1500] [--iters 200] [--repeats 3]
+                  [--instances 8] [--conditions 4] [--json FILE]
+
+(or ``python -m opsense.tools.bench`` with the same options).
 
 It times, with the same problem and in the same run:
 
@@ -11,7 +14,14 @@ It times, with the same problem and in the same run:
 * ``engine-1``: :func:`opsense.run_gd` on one run (two matrix-vector products);
 * ``engine-16``, ``engine-64``: batched runs sharing the operator (two GEMMs per iteration);
 * ``bound``: a read-bandwidth probe (BLAS dot over the stored operator); two passes
-  over the operator per iteration is the lower limit of any unfused implementation.
+  over the operator per iteration is the lower limit of any unfused implementation;
+* ``instances``: independent instances (other targets and operators), ``--instances`` of them
+  with ``--conditions`` runs each (initialization scales): one :func:`opsense.run_gd` call over
+  the list of problems, against a Python loop of single runs over the same instances and
+  conditions. With one condition per instance every operator must still be read twice per
+  iteration, so batching saves only the per-call overhead, and a loop, which keeps one
+  operator in cache for all its iterations, can be faster; with several conditions per
+  instance each operator is read once for all of them.
 
 It prints ms per iteration (per run-iteration for batches), the throughput ratios
 against ``naive``, and the fraction of the two-pass bound reached by the single run.
@@ -52,8 +62,27 @@ def _naive(A3, y, U, V, eta, iters):
 
 
 def run_benchmark(*, n: int = 50, r: int = 3, k: int = 10, m: int = 1500, iters: int = 200,
-                  repeats: int = 3, batches=(16, 64), seed: int = 0) -> dict:
-    """Measure every variant once per repeat; return a dict of results (ms per run-iteration)."""
+                  repeats: int = 3, batches=(16, 64), instances: int = 8, conditions: int = 4,
+                  seed: int = 0) -> dict:
+    """Measure every variant once per repeat; return a dict of results (ms per run-iteration).
+
+    Parameters
+    ----------
+    n, r, k, m : int, keyword-only
+        Square size, rank, width and measurements of the problems.
+    iters, repeats : int, keyword-only
+        Iterations per timing, and timings per variant (the median is kept).
+    batches : sequence of int, keyword-only
+        Batch sizes of the shared-operator runs.
+    instances, conditions : int, keyword-only
+        Independent instances of the instance-batching comparison, and runs per instance.
+    seed : int, keyword-only
+
+    Returns
+    -------
+    dict
+        Milliseconds per run-iteration of each variant, the speed-ups and the machine.
+    """
     n = v.integer("n", n, minimum=2)
     r = v.integer("r", r, minimum=1, maximum=n)
     k = v.integer("k", k, minimum=1)
@@ -61,6 +90,8 @@ def run_benchmark(*, n: int = 50, r: int = 3, k: int = 10, m: int = 1500, iters:
     iters = v.integer("iters", iters, minimum=10)
     repeats = v.integer("repeats", repeats, minimum=1)
     batches = [v.integer("batches", b, minimum=2) for b in batches]
+    instances = v.integer("instances", instances, minimum=2)
+    conditions = v.integer("conditions", conditions, minimum=1)
     pr = make_problem(n, n, r, m, seed=seed)
     A = pr.operator.matrix
     A3 = A.reshape(m, n, n)
@@ -89,7 +120,35 @@ def run_benchmark(*, n: int = 50, r: int = 3, k: int = 10, m: int = 1500, iters:
         out[f"engine-{B}_ms"] = _median_time(engine(B, T), repeats) / (T * B) * 1e3
     out["single_vs_bound"] = out["engine-1_ms"] / out["bound_ms"]
     out["speedup"] = {name[:-3]: out["naive_ms"] / out[name] for name in out if name.startswith("engine-")}
+    out["instances"] = _instance_batching(n=n, r=r, k=k, m=m, iters=max(10, iters // 4), repeats=repeats,
+                                          instances=instances, conditions=conditions, seed=seed)
     return out
+
+
+def _instance_batching(*, n, r, k, m, iters, repeats, instances, conditions, seed) -> dict:
+    """Instances x conditions in one call against a loop of single runs; also one run per instance."""
+    from ..engine.problems import instance_seeds
+
+    seeds = instance_seeds(seed, instances)
+    probs = [make_problem(n, n, r, m, seed=s) for s in seeds]
+    alphas = list(np.geomspace(1e-1, 1e-3, conditions))
+    runs = [(p, a, i) for i, p in enumerate(probs) for a in alphas]
+
+    def batched(runs):
+        return lambda: run_gd([p for p, _, _ in runs], k=k, alpha=[a for _, a, _ in runs], eta=0.25,
+                              seed=[i for _, _, i in runs], iters=iters, record_every=iters)
+
+    def loop(runs):
+        return lambda: [run_gd(p, k=k, alpha=a, eta=0.25, seed=i, iters=iters, record_every=iters)
+                        for p, a, i in runs]
+
+    one = [(p, alphas[0], i) for i, p in enumerate(probs)]
+    res = {"instances": instances, "conditions": conditions, "iters": iters}
+    for name, rr in (("one-per-instance", one), ("instances-x-conditions", runs)):
+        t_batch = _median_time(batched(rr), repeats) / (iters * len(rr)) * 1e3
+        t_loop = _median_time(loop(rr), repeats) / (iters * len(rr)) * 1e3
+        res[name] = {"batched_ms": t_batch, "loop_ms": t_loop, "speedup": t_loop / t_batch}
+    return res
 
 
 def _report(res: dict) -> str:
@@ -103,28 +162,79 @@ def _report(res: dict) -> str:
         lines.append(f"{name:<12}{res[name + '_ms']:>14.3f}{sp:>20.2f}")
     lines.append(f"single run / two-pass bound = {res['single_vs_bound']:.2f} (target <= 1.15); "
                  f"best batched speed-up = {max(res['speedup'].values()):.1f}x (target >= 12)")
+    ib = res["instances"]
+    lines.append(f"independent instances ({ib['instances']} targets and operators), one run_gd call against a "
+                 "loop of single runs:")
+    for name in ("one-per-instance", "instances-x-conditions"):
+        d = ib[name]
+        runs = ib["instances"] * (1 if name == "one-per-instance" else ib["conditions"])
+        lines.append(f"  {name:<24}{runs:>4} runs  batched {d['batched_ms']:.3f}  loop {d['loop_ms']:.3f} "
+                     f"ms/run-iter  -> {d['speedup']:.2f}x")
+    lines.append("  (target >= 3x; with one run per instance each operator is still read twice per iteration, "
+                 "so only the per-call overhead can be saved)")
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m opsense.tools.bench", description=__doc__.split("\n\n")[0])
+def add_arguments(ap) -> None:
+    """The benchmark's options, for ``python -m opsense.tools.bench`` and ``opsense bench``.
+
+    Parameters
+    ----------
+    ap : argparse.ArgumentParser
+    """
     ap.add_argument("--n", type=int, default=50, help="n1 = n2 (default 50)")
     ap.add_argument("--r", type=int, default=3, help="rank of the ground truth (default 3)")
     ap.add_argument("--k", type=int, default=10, help="columns of the factors (default 10)")
     ap.add_argument("--m", type=int, default=1500, help="number of measurements (default 1500)")
     ap.add_argument("--iters", type=int, default=200, help="iterations per timing (default 200)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported (default 3)")
+    ap.add_argument("--instances", type=int, default=8, help="independent instances (default 8)")
+    ap.add_argument("--conditions", type=int, default=4, help="runs per instance (default 4)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    args = ap.parse_args(argv)
-    try:
-        res = run_benchmark(n=args.n, r=args.r, k=args.k, m=args.m, iters=args.iters, repeats=args.repeats)
-    except ValueError as exc:
-        ap.error(str(exc))
+
+
+def run(args) -> int:
+    """Run the benchmark from parsed options; print the report, write ``--json``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        From a parser given :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        0.
+
+    Raises
+    ------
+    ValueError
+        For an infeasible option (before anything is timed).
+    """
+    res = run_benchmark(n=args.n, r=args.r, k=args.k, m=args.m, iters=args.iters, repeats=args.repeats,
+                        instances=args.instances, conditions=args.conditions)
     print(_report(res))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
+        from ..claims import write_json_atomic
+
+        write_json_atomic(args.json, res)
     return 0
+
+
+def main(argv=None) -> int:
+    """``python -m opsense.tools.bench``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+    """
+    ap = argparse.ArgumentParser(prog="python -m opsense.tools.bench", description=__doc__.split("\n\n")[0])
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as exc:
+        ap.error(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -650,7 +650,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     _add_sweep_parser(sub)
+
+    p = sub.add_parser("bench", help="time the engine against a naive loop, a bandwidth bound and an instance loop",
+                       description="The engine's benchmark, in one process: ratios against references measured "
+                                   "in the same run (nothing is asserted).")
+    from . import bench
+
+    bench.add_arguments(p)
+    p.set_defaults(func=_cmd_bench)
     return parser
+
+
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    try:
+        return bench.run(args)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

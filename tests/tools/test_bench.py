@@ -1,0 +1,27 @@
+"""``opsense bench``: the benchmark runs in one process and reports ratios; bad options are refused."""
+
+import json
+
+from opsense.tools import cli
+
+
+def test_bench_reports_every_variant_and_the_instance_batching(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = cli.main(["bench", "--n", "6", "--r", "1", "--k", "2", "--m", "40", "--iters", "10", "--repeats", "1",
+                     "--instances", "2", "--conditions", "2", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "two-pass bound" in text and "instances-x-conditions" in text and "one-per-instance" in text
+    res = json.loads(out.read_text())
+    ib = res["instances"]
+    assert ib["instances"] == 2 and ib["conditions"] == 2
+    for name in ("one-per-instance", "instances-x-conditions"):
+        d = ib[name]
+        assert d["batched_ms"] > 0 and d["loop_ms"] > 0 and abs(d["speedup"] - d["loop_ms"] / d["batched_ms"]) < 1e-12
+    assert set(res["speedup"]) == {"engine-1", "engine-16", "engine-64"}
+
+
+def test_bench_refuses_a_bad_option_with_one_line(capsys):
+    assert cli.main(["bench", "--instances", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "instances must be an integer >= 2" in err and "Traceback" not in err
