@@ -28,7 +28,7 @@ import numpy as np
 from .. import _validate as v
 from ..book import rounded
 from ..config import Cost, gd_cost, parameter_check, regime
-from ..analysis import Fit, fit_power
+from ..analysis import INTERP_TOL, Fit, fit_power, predicted_time, settle_index
 from ..claims import Claim, at_least, at_most, between
 from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, check_problem, instance_seeds, make_problem
@@ -64,42 +64,8 @@ MAX_ALPHA = 10.0
 MAX_ETA_SIGMA = 0.5
 #: Recording interval of the curves (iterations).
 RECORD_EVERY = 5
-#: A run has left its linear phase when its relative residual decreased by less than this
-#: fraction over the window ``2 / (eta sigma_r)`` (a local rate below 5% of the linear rate).
-SETTLE_TOL = 0.1
-#: A run has interpolated when its relative residual is below this fraction of its relative
-#: test error: at most 0.1% of the error is visible to the data, the rest lies in ker A.
-INTERP_TOL = 1e-3
 #: Number of instances the claims need (the regime; intervals are Student-t over instances).
 MIN_INSTANCES = 5
-
-
-def predicted_time(alpha: float, *, eta: float, sigma_r: float) -> float:
-    """The predicted end of the fast phases at scale ``alpha``: escape plus linear refinement.
-
-    ``ln(sigma_r / alpha^2) / (2 ln(1 + eta sigma_r))`` steps for the smallest direction to
-    grow from ``alpha^2`` to ``sigma_r`` (at the slowest rate ``1 + eta sigma_r``), plus
-    ``ln(1 / alpha^2) / (eta sigma_r)`` steps of linear contraction at rate ``eta sigma_r``
-    down to a floor no lower than ``alpha^2``.
-
-    Parameters
-    ----------
-    alpha : float > 0
-    eta : float > 0, keyword-only
-    sigma_r : float > 0, keyword-only
-        Smallest singular value of the target.
-
-    Returns
-    -------
-    float
-        Iterations (0 when ``alpha`` is of order ``sqrt(sigma_r)`` or larger).
-    """
-    alpha = v.real("alpha", alpha, positive=True)
-    eta = v.real("eta", eta, positive=True)
-    sigma_r = v.real("sigma_r", sigma_r, positive=True)
-    escape = max(0.0, math.log(sigma_r / alpha ** 2)) / (2.0 * math.log1p(eta * sigma_r))
-    refine = max(0.0, math.log(1.0 / alpha ** 2)) / (eta * sigma_r)
-    return escape + refine
 
 
 def needed_iters(alphas, *, eta: float, sigma_r: float) -> int:
@@ -119,49 +85,6 @@ def needed_iters(alphas, *, eta: float, sigma_r: float) -> int:
     """
     a = v.sweep("alphas", alphas, lambda n, x: v.real(n, x, positive=True))
     return max(200, int(math.ceil(3.0 * predicted_time(min(a), eta=eta, sigma_r=sigma_r))))
-
-
-def settle_index(residual, rel_error, *, lag: int, fitted: float, tol: float = SETTLE_TOL,
-                 interp: float = INTERP_TOL) -> int:
-    """The record at which a run counts as converged, or -1 if none.
-
-    The first record ``j`` at which either the relative residual is at most ``interp`` times the
-    relative test error (interpolated: the error is invisible to the data), or, once the residual
-    has fallen below ``fitted`` (every direction of the target learned), the residual decreased by
-    less than the fraction ``tol`` over the last ``lag`` records (the linear phase is over).
-
-    Parameters
-    ----------
-    residual, rel_error : array_like of shape (T,)
-        Relative residual and relative test error of one run at its records.
-    lag : int >= 1, keyword-only
-        Window in records (``2 / (eta sigma_r)`` steps, rounded up).
-    fitted : float > 0, keyword-only
-        Residual level below which the data are fitted (``sigma_r / (2 ||X*||_F)``).
-    tol, interp : float > 0, keyword-only
-
-    Returns
-    -------
-    int
-    """
-    res = v.array("residual", residual, ndim=1)
-    err = v.array("rel_error", rel_error, ndim=1)
-    if res.shape != err.shape:
-        raise ValueError(f"residual and rel_error must have the same shape, got {res.shape} and {err.shape}")
-    lag = v.integer("lag", lag, minimum=1)
-    fitted = v.real("fitted", fitted, positive=True)
-    tol = v.real("tol", tol, positive=True)
-    interp = v.real("interp", interp, positive=True)
-    T = res.size
-    ok = res <= interp * err
-    below = np.flatnonzero(res <= fitted)
-    if below.size and T > lag:
-        flat = np.zeros(T, dtype=bool)
-        flat[lag:] = res[:-lag] <= (1.0 + tol) * res[lag:]
-        flat[:below[0] + lag] = False
-        ok |= flat
-    hits = np.flatnonzero(ok)
-    return int(hits[0]) if hits.size else -1
 
 
 @parameter_check

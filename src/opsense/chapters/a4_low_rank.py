@@ -23,7 +23,7 @@ import numpy as np
 from .. import _validate as v
 from ..book import rounded
 from ..config import Cost, gd_cost, parameter_check, regime
-from ..analysis import Fit, effective_rank, fit_power
+from ..analysis import Fit, effective_rank, fit_power, predicted_time, settle_index
 from ..claims import Claim, at_least, at_most, close
 from ..engine.gd import GDResult, run_gd, step_sizes
 from ..engine.problems import Problem, instance_seeds, make_problem
@@ -53,41 +53,12 @@ MAX_GRAM = 50_000_000
 #: Largest ``eta * sigma_1`` (gradient descent is stable well below 1).
 MAX_ETA_SIGMA = 0.5
 RECORD_EVERY = 5
-#: Linear phase over: the relative residual decreased by less than this fraction over ``2 / (eta sigma_r)`` steps.
-SETTLE_TOL = 0.1
-#: Interpolated: relative residual below this fraction of the relative test error.
-INTERP_TOL = 1e-3
 #: Number of instances the claims need.
 MIN_INSTANCES = 5
 #: Model tolerance of the heuristic exponent 2(1 - rho) (absolute, on the paired difference).
 HEURISTIC_ATOL = 0.05
 #: The heuristic linearizes around a small leftover: ``alpha^(1 - rho)`` at the largest fitted scale must stay below this.
 LINEAR_MAX = 0.2
-
-
-def predicted_time(alpha: float, *, eta: float, sigma_r: float) -> float:
-    """The predicted end of the fast phases at scale ``alpha``: escape plus linear refinement.
-
-    ``ln(sigma_r / alpha^2) / (2 ln(1 + eta sigma_r))`` steps for the smallest direction to grow
-    from ``alpha^2`` to ``sigma_r``, plus ``ln(1 / alpha^2) / (eta sigma_r)`` steps of linear
-    contraction down to a floor no lower than ``alpha^2``.
-
-    Parameters
-    ----------
-    alpha : float > 0
-    eta : float > 0, keyword-only
-    sigma_r : float > 0, keyword-only
-
-    Returns
-    -------
-    float
-    """
-    alpha = v.real("alpha", alpha, positive=True)
-    eta = v.real("eta", eta, positive=True)
-    sigma_r = v.real("sigma_r", sigma_r, positive=True)
-    escape = max(0.0, math.log(sigma_r / alpha ** 2)) / (2.0 * math.log1p(eta * sigma_r))
-    refine = max(0.0, math.log(1.0 / alpha ** 2)) / (eta * sigma_r)
-    return escape + refine
 
 
 def needed_iters(alphas, *, eta: float, sigma_r: float) -> int:
@@ -104,47 +75,6 @@ def needed_iters(alphas, *, eta: float, sigma_r: float) -> int:
     """
     a = v.sweep("alphas", alphas, lambda n, x: v.real(n, x, positive=True))
     return max(200, int(math.ceil(2.0 * predicted_time(min(a), eta=eta, sigma_r=sigma_r))))
-
-
-def settle_index(residual, rel_error, *, lag: int, fitted: float, tol: float = SETTLE_TOL,
-                 interp: float = INTERP_TOL) -> int:
-    """The record at which a run counts as converged, or -1 if none.
-
-    The first record at which either the relative residual is at most ``interp`` times the
-    relative test error (interpolated), or, once the residual has fallen below ``fitted``, it
-    decreased by less than the fraction ``tol`` over the last ``lag`` records (the linear phase
-    is over).
-
-    Parameters
-    ----------
-    residual, rel_error : array_like of shape (T,)
-    lag : int >= 1, keyword-only
-        Window in records.
-    fitted : float > 0, keyword-only
-    tol, interp : float > 0, keyword-only
-
-    Returns
-    -------
-    int
-    """
-    res = v.array("residual", residual, ndim=1)
-    err = v.array("rel_error", rel_error, ndim=1)
-    if res.shape != err.shape:
-        raise ValueError(f"residual and rel_error must have the same shape, got {res.shape} and {err.shape}")
-    lag = v.integer("lag", lag, minimum=1)
-    fitted = v.real("fitted", fitted, positive=True)
-    tol = v.real("tol", tol, positive=True)
-    interp = v.real("interp", interp, positive=True)
-    T = res.size
-    ok = res <= interp * err
-    below = np.flatnonzero(res <= fitted)
-    if below.size and T > lag:
-        flat = np.zeros(T, dtype=bool)
-        flat[lag:] = res[:-lag] <= (1.0 + tol) * res[lag:]
-        flat[:below[0] + lag] = False
-        ok |= flat
-    hits = np.flatnonzero(ok)
-    return int(hits[0]) if hits.size else -1
 
 
 @parameter_check

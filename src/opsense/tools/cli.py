@@ -40,6 +40,8 @@ import time
 import warnings
 from pathlib import Path
 
+from ._proc import pid_alive
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -149,16 +151,6 @@ def _can_write_in(folder: Path) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunFolder:
     """The output folder of one ``opsense run``, written atomically.
 
@@ -195,7 +187,7 @@ class RunFolder:
                     pid = int(self.lock.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and _pid_alive(pid):
+                if pid and pid_alive(pid):
                     raise UsageError(f"output folder {self.path} is used by another run (process {pid}); "
                                      "choose a new one") from None
                 self.lock.unlink(missing_ok=True)   # stale: its process is gone

@@ -64,6 +64,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._proc import pid_alive
+
 __all__ = ["SweepError", "Point", "parse_grid", "parse_seeds", "point_id", "plan_points", "wilson_interval",
            "read_points", "table_rows", "write_table", "summarize", "summary_text", "run_sweep", "add_parser", "main"]
 
@@ -420,16 +422,6 @@ def _write_json(path: Path, doc) -> None:
     write_json_atomic(path, doc)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SweepLock:
     """``DIR/.sweep.lock``, created exclusively: a second sweep into ``DIR`` is refused at once.
 
@@ -460,7 +452,7 @@ class SweepLock:
                 if pid and other and other != host:
                     raise SweepError(f"output folder {self.path.parent} is used by a sweep on another machine "
                                      f"(process {pid}); if none runs, remove {self.path}") from None
-                if pid and _pid_alive(pid):
+                if pid and pid_alive(pid):
                     raise SweepError(f"output folder {self.path.parent} is used by another sweep (process {pid}); "
                                      "wait for it, or choose another --out") from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
