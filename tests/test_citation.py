@@ -125,3 +125,44 @@ def test_release_workflow_attaches_the_site_with_its_checksum():
     for needed in ("make test", "make clean", "make book", "make reproduce", "tar ", "sha256sum",
                    "gh release create", "pyproject.toml", "CITATION.cff"):
         assert needed in script, f"release workflow: no {needed!r}"
+
+
+ZENODO = json.loads((ROOT / ".zenodo.json").read_text(encoding="utf-8"))
+
+
+def _cff_dois(doc: dict) -> set[str]:
+    out = set()
+    for ref in doc["references"]:
+        out.add(ref.get("doi"))
+        out |= {i["value"] for i in ref.get("identifiers", []) if i["type"] == "doi"}
+    return out - {None}
+
+
+def test_zenodo_metadata_agrees_with_citation_cff():
+    """Zenodo reads .zenodo.json (it takes precedence over CITATION.cff): the two must say the same."""
+    assert ZENODO["upload_type"] == "software"
+    assert ZENODO["title"] == CFF["title"] and ZENODO["version"] == str(CFF["version"]) == VERSION
+    assert [c["name"] for c in ZENODO["creators"]] == [a["name"] for a in CFF["authors"]]
+    assert ZENODO["license"] in CFF["license"]
+    assert set(ZENODO["keywords"]) == set(CFF["keywords"])
+    assert " ".join(ZENODO["description"].split()) == " ".join(CFF["abstract"].split())
+    related = {r["identifier"] for r in ZENODO["related_identifiers"]}
+    assert _cff_dois(CFF) <= related and CFF["repository-code"] in related
+    assert all(r["relation"] == "isSupplementTo" for r in ZENODO["related_identifiers"])
+
+
+def _label(entry) -> str:
+    """The author-year label the site shows: "Surname et al., year" (two authors: "A and B")."""
+    names = [p.last_names[0] for p in entry.persons["author"]]
+    who = names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2 else f"{names[0]} et al."
+    return f"{who}, {entry.fields['year']}"
+
+
+def test_every_citation_label_names_one_entry():
+    refs = parse_string((ROOT / "book" / "references.bib").read_text(encoding="utf-8"), "bibtex")
+    labels: dict[str, list[str]] = {}
+    for key, entry in refs.entries.items():
+        labels.setdefault(_label(entry), []).append(key)
+    clashes = {label: keys for label, keys in labels.items() if len(keys) > 1}
+    assert not clashes, f"these entries would be cited with the same label: {clashes}"
+    assert _label(refs.entries["soltanolkotabi2023implicit_arxiv"]) != _label(refs.entries["soltanolkotabi2023implicit"])

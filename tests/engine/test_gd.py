@@ -290,3 +290,31 @@ def test_instances_times_conditions_store_each_operator_once_and_match_separate_
         scale = np.max(alone.error[0])
         assert np.max(np.abs(joint.error[j] - alone.error[0])) <= 1e-12 * scale
         np.testing.assert_allclose(joint.U[j], alone.U[0], rtol=0, atol=1e-12 * np.max(np.abs(alone.U[0])))
+
+
+def test_progress_is_reported_and_does_not_change_the_run(tmp_path, monkeypatch):
+    from opsense.engine import progress as prog
+
+    prob = ops.make_problem(6, 5, 1, 60, seed=0)
+    calls = []
+    ref = ops.run_gd(prob, k=2, alpha=0.1, eta=0.1, iters=200)
+    res = ops.run_gd(prob, k=2, alpha=0.1, eta=0.1, iters=200, progress=lambda d, t: calls.append((d, t)))
+    assert np.array_equal(ref.error, res.error)
+    assert calls and calls[-1] == (200, 200) and all(t == 200 for _, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    path = tmp_path / "progress"
+    monkeypatch.setenv(prog.ENV, str(path))
+    ops.run_gd(prob, k=2, alpha=0.1, eta=0.1, iters=50)
+    assert path.read_text().splitlines()[-1] == "50 50"
+    with pytest.raises(ValueError, match="progress must be a callable"):
+        ops.run_gd(prob, k=2, alpha=0.1, eta=0.1, iters=5, progress="yes")
+
+
+def test_progress_is_throttled():
+    from opsense.engine.progress import Throttled
+
+    seen = []
+    th = Throttled(lambda d, t: seen.append(d), interval=3600)
+    for d in range(10):
+        th(d, 9)
+    assert seen == [0, 9]  # the first call, then only the end

@@ -47,7 +47,16 @@ def test_list_shows_every_chapter_with_its_parameters(capsys):
     for ch in CHAPTERS:
         assert re.search(rf"^{re.escape(ch.name)}: ", out, re.M), f"{ch.name} missing from opsense list"
         for p in ch.parameters:
-            assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(p.type)}\s+{re.escape(p.default_text)}", out, re.M)
+            shown = cli._short_type(p.type)
+            assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(shown)}\s", out, re.M), (ch.name, p.name)
+            presets = ch.preset_values(p.name)
+            if presets and p.default is None:  # the presets' values are shown, not the cell's None
+                assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(shown)}\s+{re.escape(repr(presets['book']))}",
+                                 out, re.M), (ch.name, p.name)
+    too_wide = [line for line in out.splitlines() if len(line) > cli.LIST_WIDTH]
+    assert not too_wide, too_wide
+    code, one, _ = run_cli(capsys, "list", NAMES[0])
+    assert code == 0 and one.startswith(f"{NAMES[0]}: ") and f"\n{NAMES[-1]}: " not in one
     code, out, _ = run_cli(capsys, "list", "--json")
     doc = json.loads(out)
     assert [d["chapter"] for d in doc] == NAMES
@@ -238,7 +247,47 @@ def test_run_a_chapter_with_other_parameters(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "ok" and run["duration_s"] > 0
     assert list(out.glob("*.png")), "no figure written"
+    assert "without encryption" not in (out / "kernel.log").read_text(), "the kernel's TCP notice is in kernel.log"
     assert (out / "report.md").read_text().rstrip().endswith(" unexpected")
     assert claims["claims"][0]["basis"] in ("theory", "derived-on-page", "specification", "identity")
     if name == "rip":
         assert claims["parameters"]["trials"] == 200 and claims["parameters"]["m_values"] == [25, 100, 400]
+
+
+def test_kernel_log_holds_the_failing_cell_and_its_error(tmp_path):
+    from papermill.exceptions import PapermillExecutionError
+
+    err = PapermillExecutionError(cell_index=7, exec_count=5, source="x = 1 / 0", ename="ZeroDivisionError",
+                                  evalue="division by zero",
+                                  traceback=["\x1b[0;31mZeroDivisionError\x1b[0m: division by zero"])
+    path = tmp_path / "kernel.log"
+    with open(path, "w", encoding="utf-8") as log:
+        cli._log_failure(log, err)
+    text = path.read_text()
+    assert "In[5]" in text and "x = 1 / 0" in text and "ZeroDivisionError: division by zero" in text
+    assert "\x1b" not in text  # colours stripped
+    with open(path, "w", encoding="utf-8") as log:
+        cli._log_failure(log, RuntimeError("the kernel died"))
+    assert "RuntimeError: the kernel died" in path.read_text()
+
+
+def test_the_engine_progress_bar_follows_the_kernels_progress_file(tmp_path, monkeypatch):
+    import io
+    import os
+    import time
+
+    from opsense.engine import progress as prog
+
+    monkeypatch.delenv(prog.ENV, raising=False)
+    stream = io.StringIO()
+    with cli._engine_progress(tmp_path, stream, enabled=True, name="b1", poll=0.01):
+        path = Path(os.environ[prog.ENV])
+        report = prog.file_reporter(path)   # what the engine in the kernel does
+        for done, total in ((10, 100), (60, 100), (100, 100), (5, 40), (40, 40)):
+            report(done, total)
+            time.sleep(0.05)
+    text = stream.getvalue()
+    assert "b1: gradient steps" in text and "engine call 2" in text and "40/40" in text
+    assert prog.ENV not in os.environ and not path.exists()
+    with cli._engine_progress(tmp_path, stream, enabled=False, name="b1"):
+        assert prog.ENV not in os.environ

@@ -81,3 +81,25 @@ def test_an_unknown_part_is_an_error(book, tmp_path):
                                          status=None, warning=fh)
         app.build()
     assert "opsense-report takes one of summary, counts, claims, record" in warnings.read_text()
+
+
+def test_the_build_states_its_version_and_commit(tmp_path, monkeypatch):
+    import subprocess
+
+    import opsense
+    from opsense.tools import sphinxext
+
+    src = tmp_path / "site"
+    src.mkdir()
+    (src / "conf.py").write_text("extensions = ['opsense.tools.sphinxext']\n")
+    (src / "index.rst").write_text("Cite\n====\n\n.. opsense-build::\n")
+    monkeypatch.setenv("OPSENSE_COMMIT", "0123abc")
+    html = _build(src, tmp_path / "out")
+    assert f"<strong>{opsense.__version__}</strong>" in html and "0123abc" in html
+    monkeypatch.delenv("OPSENSE_COMMIT")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    version, commit = sphinxext.build_identity(ROOT)
+    assert version == opsense.__version__
+    if head.returncode == 0:  # a clone: the real HEAD (possibly with local changes)
+        assert commit.startswith(head.stdout.strip())
+    assert sphinxext.build_identity(tmp_path)[1].startswith("unknown")  # no git repository there

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import _validate as v
 from .factors import INITS, initial_factors, rebalance
+from .progress import reporter
 from .problems import Problem, check_problem, scaled_norm
 
 __all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes", "DEFAULT_TOL"]
@@ -208,7 +209,7 @@ def _problems(problem) -> list[Problem]:
 def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
            parameterization: str = "asymmetric", init="random", ratio: float = 1 / 3, seed=0,
            record_every: int = 10, rebalance_tol: float | None = None,
-           rebalance_at: int | None = None, tol: float = DEFAULT_TOL) -> GDResult:
+           rebalance_at: int | None = None, tol: float = DEFAULT_TOL, progress=None) -> GDResult:
     """Run (a batch of) factorized gradient descent on a sensing problem.
 
     ``k``, ``alpha``, ``eta`` and ``seed`` each take a scalar or a 1-D sequence;
@@ -273,6 +274,11 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         Convergence tolerance on the final relative residual ``||A(X_T) - y|| / ||y||``
         (default ``1e-6``): it sets ``GDResult.converged``. Not converging is not an
         error; check ``result.converged``.
+    progress : callable, keyword-only, optional
+        ``progress(done, total)``, called with the steps done and ``iters`` at most every
+        0.25 s (at recorded iterations) and at the end. Without it, and when the environment
+        variable ``OPSENSE_PROGRESS`` names a file, the steps are appended there
+        (:mod:`opsense.engine.progress`; ``opsense run`` draws its bar from it).
 
     Returns
     -------
@@ -312,6 +318,7 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     if rebalance_at is not None:
         rebalance_at = v.integer("rebalance_at", rebalance_at, minimum=0, maximum=iters - 1)
     tol = v.real("tol", tol, positive=True)
+    report = reporter(progress)
 
     if isinstance(init, str):
         init = v.choice("init", init, INITS)
@@ -365,6 +372,8 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
                     loop.diverged(t, ~(rn <= res_bound), "residual", rn)
             if t % record_every == 0 or t == iters:
                 loop.record(t, U, V, X, res)
+                if report is not None:
+                    report(t, iters)
             if t == iters:
                 break
             if pending.any():

@@ -130,8 +130,10 @@ class Problem:
         ``operator.forward(target.X)``.
     spectral : ndarray of shape (n1, n2)
         The spectral estimate ``A*(y)``.
-    spectral_U, spectral_V : ndarray of shape (n1, r), (n2, r)
-        Its top-``r`` left and right singular vectors.
+    spectral_U : ndarray of shape (n1, r)
+        Its top-``r`` left singular vectors.
+    spectral_V : ndarray of shape (n2, r)
+        Its top-``r`` right singular vectors.
     spectral_sigma : ndarray of shape (min(n1, n2),)
         Its singular values.
     """

@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -272,26 +273,68 @@ def _cmd_list(args) -> int:
         if k:
             print()
         flag = "" if c.in_toc else "  (not in _toc.yml yet)"
-        print(f"{c.name}: {c.title}  [{c.path.relative_to(root)}]{flag}")
+        line = f"{c.name}: {c.title}  [{c.path.relative_to(root)}]{flag}"
+        if len(line) > LIST_WIDTH:
+            line = f"{c.name}: {c.title}\n  [{c.path.relative_to(root)}]{flag}"
+        print(line)
         est = _preset_costs(c, recorded)
         if est:
-            print("  cost: " + "; ".join(
+            _print_wrapped("cost: " + "; ".join(
                 f"{p} {e.text()}" + (" (measured in the last full re-run)" if p == "book" and c.name in recorded
                                      else " (estimated)" if e.seconds is not None else "")
-                for p, e in est.items()))
-        rows = [("name", "type", "default", "help")]
-        for p in c.parameters:
-            help_ = p.help
-            presets = c.preset_values(p.name)
-            if presets and p.default is None:
-                help_ += "  [" + ", ".join(f"{k}: {v!r}" for k, v in presets.items()) + "]"
-            if p.name in _catalog().RESERVED:
-                help_ += "  [set by opsense run: the --out folder]"
-            rows.append((p.name, p.type or "?", p.default_text, help_))
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            print("  " + "  ".join(x.ljust(w) for x, w in zip(r[:3], widths)) + "  " + r[3])
+                for p, e in est.items()), indent="  ", hang="        ")
+        _print_parameters(c)
     return EXIT_OK
+
+
+#: ``opsense list`` fits in this many columns.
+LIST_WIDTH = 100
+#: Columns of the parameter table: name, type, value (book; paper), then the help.
+_NAME_W, _TYPE_W, _VALUE_W = 14, 7, 22
+
+
+def _print_wrapped(text: str, *, indent: str, hang: str, width: int = LIST_WIDTH) -> None:
+    import textwrap
+
+    print(textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=hang,
+                        break_on_hyphens=False))
+
+
+def _short_type(t: str) -> str:
+    """``Optional[int]`` -> ``int`` (None always means "the preset's value")."""
+    return t[len("Optional["):-1] if t.startswith("Optional[") and t.endswith("]") else (t or "?")
+
+
+def _print_parameters(c) -> None:
+    """The parameter table of one chapter in :data:`LIST_WIDTH` columns: each parameter's value in the
+    book and paper presets (not the cell's ``None``), and its help wrapped under the help column."""
+    import textwrap
+
+    head = "  " + "name".ljust(_NAME_W) + "type".ljust(_TYPE_W) + "value (book; paper)".ljust(_VALUE_W)
+    print(head + "help")
+    col = " " * len(head)
+    help_width = LIST_WIDTH - len(col)
+    for p in c.parameters:
+        presets = c.preset_values(p.name)
+        if presets and p.default is None:
+            vals = list(presets.values())
+            value = repr(vals[0]) if all(x == vals[0] for x in vals) else "; ".join(repr(x) for x in vals)
+        else:
+            value = p.default_text
+        help_ = p.help.replace(" (None: the preset's)", "").replace("(None: the preset's)", "").strip()
+        if p.name in _catalog().RESERVED:
+            help_ += " (set by opsense run: the --out folder)"
+        left = "  " + p.name.ljust(_NAME_W - 1) + " " + _short_type(p.type).ljust(_TYPE_W - 1) + " "
+        lines = textwrap.wrap(help_, width=help_width) or [""]
+        if len(value) < _VALUE_W and len(left) + _VALUE_W == len(col):
+            print(left + value.ljust(_VALUE_W) + lines[0])
+            rest = lines[1:]
+        else:  # a long value gets its own line(s), the help follows under the help column
+            for k, part in enumerate(textwrap.wrap(value, width=LIST_WIDTH - len(left)) or [value]):
+                print((left if k == 0 else " " * len(left)) + part)
+            rest = lines
+        for line in rest:
+            print(col + line)
 
 
 # ----------------------------------------------------------------------------- run
@@ -308,6 +351,92 @@ def _error_text(err) -> tuple[str, str]:
             return "parameters refused", f"the chapter refused its parameters: {err.evalue}"
         return "error", f"{where} raised {err.ename}: {err.evalue}"
     return "error", f"{type(err).__name__}: {err}"
+
+
+@contextlib.contextmanager
+def _engine_progress(out: Path, stream, *, enabled: bool, name: str, poll: float = 0.25):
+    """While a chapter runs, draw a second bar from the engine's progress file: the steps of the
+    current ``run_gd`` call inside the running cell, with tqdm's rate and ETA for that call.
+
+    The kernel inherits ``OPSENSE_PROGRESS`` (:mod:`opsense.engine.progress`) naming a file in the
+    run's folder; the engine appends ``"done total"`` there, and a thread here follows it.
+    """
+    if not enabled:
+        yield
+        return
+    import threading
+
+    from tqdm.auto import tqdm
+
+    from ..engine.progress import ENV
+
+    path = out / ".engine-progress"
+    path.write_text("")
+    previous = os.environ.get(ENV)
+    os.environ[ENV] = str(path)
+    stop = threading.Event()
+
+    def follow():
+        bar, pos, total, calls = None, 0, None, 0
+        while not stop.wait(poll):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+            except OSError:
+                continue
+            lines = chunk.splitlines()
+            if not chunk.endswith("\n") and lines:  # a line still being written
+                chunk = chunk[: chunk.rfind("\n") + 1]
+                lines = lines[:-1]
+            pos += len(chunk.encode("utf-8"))
+            for line in lines:
+                try:
+                    done, tot = (int(x) for x in line.split())
+                except ValueError:
+                    continue
+                if bar is None or tot != total or done < bar.n:  # a new engine call
+                    calls += 1
+                    total = tot
+                    if bar is None:  # the follower polls every `poll` s: no throttling of its own
+                        bar = tqdm(total=tot, desc=f"{name}: gradient steps", unit="step", file=stream,
+                                   leave=False, dynamic_ncols=True, mininterval=0)
+                    bar.set_postfix_str(f"engine call {calls}", refresh=False)
+                    bar.reset(total=tot)
+                bar.update(done - bar.n)
+        if bar is not None:
+            bar.close()
+
+    thread = threading.Thread(target=follow, name="opsense-engine-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        if previous is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = previous
+        path.unlink(missing_ok=True)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _log_failure(log, err) -> None:
+    """Write what a user needs into ``kernel.log``: the failing cell, its error and traceback."""
+    from papermill.exceptions import PapermillExecutionError
+
+    log.flush()
+    if isinstance(err, PapermillExecutionError):
+        trace = _ANSI.sub("", "\n".join(err.traceback or []))
+        log.write(f"\n=== the failing cell: In[{err.exec_count}] (cell {err.cell_index} of the notebook) ===\n"
+                  f"{(err.source or '').rstrip()}\n\n=== its error ===\n{err.ename}: {err.evalue}\n\n"
+                  f"=== traceback ===\n{trace}\n")
+    else:
+        log.write(f"\n=== the run failed before or outside a cell ===\n{type(err).__name__}: {err}\n")
+    log.flush()
 
 
 def _notebook_claims(nb_path: Path):
@@ -340,16 +469,20 @@ def _run_one(ch, values: dict, out: Path, *, progress: bool, timeout: int | None
     params["results_dir"] = str(out)
     nb_out = out / f"{ch.name}.ipynb"
     status, error, t0 = "ok", "", time.perf_counter()
-    with open(out / "kernel.log", "w", encoding="utf-8") as log, _kernel_stderr(log) as bar:
+    with open(out / "kernel.log", "w", encoding="utf-8") as log, _kernel_stderr(log) as bar, \
+            _engine_progress(out, bar, enabled=progress, name=ch.name):
         try:
             pm.execute_notebook(str(ch.path), str(nb_out), parameters=params, cwd=str(ch.path.parent),
                                 kernel_name="python3", language="python",
                                 progress_bar={"desc": ch.name, "leave": True, "file": bar} if progress else False,
-                                start_timeout=120, execution_timeout=timeout)
+                                start_timeout=120, execution_timeout=timeout,
+                                # the kernel's start-up log (a TCP notice) is noise in kernel.log
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user (Ctrl-C)"
         except Exception as err:  # noqa: BLE001 - every failure is reported, the run goes on
             status, error = _error_text(err)
+            _log_failure(log, err)
     wall = time.perf_counter() - t0
     doc, meta = _notebook_claims(nb_out)
     try:

@@ -7,6 +7,9 @@ display (read from their claims bundles) and the record of the last full re-run
 dependencies (``env.note_dependency``), so editing any of them rebuilds the page: it cannot
 go stale.
 
+``{opsense-build}`` states the version of the package and the commit the site was built from
+(:func:`build_identity`), for the "How to cite" page; the page is re-read on every build.
+
 Configuration (``_config.yml`` -> ``sphinx: config:``): ``opsense_book_root`` (default: the
 source folder) and ``opsense_record`` (default: ``book/reproduction.json`` under the root).
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["setup", "ClaimsMimeRenderer"]
+__all__ = ["setup", "ClaimsMimeRenderer", "build_identity"]
 
 PARTS = ("summary", "counts", "claims", "record")
 
@@ -46,6 +49,57 @@ class ReportDirective(SphinxDirective):
             return [para]
         html = {"counts": report.counts_html, "claims": report.claims_html, "record": report.record_html}[part]()
         return [nodes.raw("", html, format="html")]
+
+
+def build_identity(root) -> tuple[str, str]:
+    """The version of ``opsense`` and the commit of ``root``, as the build states them.
+
+    The commit is the environment variable ``OPSENSE_COMMIT`` when set (release builds), otherwise
+    ``git rev-parse HEAD`` of ``root``, with ``" + local changes"`` when tracked files differ from it.
+
+    Parameters
+    ----------
+    root : path
+        The repository (the book's source folder).
+
+    Returns
+    -------
+    tuple of str
+        ``(version, commit)``; ``commit`` is ``"unknown (not built from a git clone)"`` without git.
+    """
+    import os
+    import subprocess
+
+    from .. import __version__
+
+    given = os.environ.get("OPSENSE_COMMIT", "").strip()
+    if given:
+        return __version__, given
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__, "unknown (not built from a git clone)"
+    return __version__, head + (" + local changes" if dirty else "")
+
+
+class BuildDirective(SphinxDirective):
+    """``{opsense-build}``: "Built from version V, commit C." (re-read on every build)."""
+
+    has_content = False
+
+    def run(self):
+        self.env.note_reread()
+        version, commit = build_identity(self.config.opsense_book_root or self.env.srcdir)
+        para = nodes.paragraph()
+        para += nodes.Text("This site was built from version ")
+        para += nodes.strong(text=version)
+        para += nodes.Text(" of the companion, commit ")
+        para += nodes.literal(text=commit)
+        para += nodes.Text(".")
+        return [para]
 
 
 class ClaimsMimeRenderer:
@@ -89,4 +143,5 @@ def setup(app):
     app.add_config_value("opsense_book_root", "", "env")
     app.add_config_value("opsense_record", "", "env")
     app.add_directive("opsense-report", ReportDirective)
+    app.add_directive("opsense-build", BuildDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
