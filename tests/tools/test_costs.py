@@ -59,7 +59,7 @@ def test_a_run_that_does_not_fit_in_memory_is_refused(no_kernel, monkeypatch, ca
 
 
 def test_a_long_run_needs_yes(no_kernel, monkeypatch, capsys):
-    monkeypatch.setattr(costs, "recorded_seconds", lambda root: {"rip": 3600.0})
+    monkeypatch.setattr(costs, "recorded_seconds", lambda root, preset="book": {"rip": 3600.0} if preset == "book" else {})
     code = cli.main(["run", "rip", "--out", str(no_kernel / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "--yes" in err and "60 min" in err and "trials" in err
@@ -77,3 +77,27 @@ def test_list_shows_the_cost_of_every_preset(no_kernel, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert all(set(d["cost"]) == {"book", "paper"} for d in doc)
     assert all(d["cost"]["paper"]["memory_bytes"] >= d["cost"]["book"]["memory_bytes"] for d in doc)
+
+
+def test_a_paper_preset_record_gives_the_paper_time_and_marks_it_measured(tmp_path):
+    import opsense as ops
+
+    rip = CHAPTERS["rip"]
+    (tmp_path / "book").mkdir()
+    paper = {"chapters": [{"chapter": "rip", "status": "ok", "parameters": {"preset": "paper"}, "duration_s": 40.0},
+                          {"chapter": "b1_symmetric", "status": "ok", "parameters": {"preset": "paper", "seed": 2},
+                           "duration_s": 9.0}]}
+    costs.record_path(tmp_path, "paper").write_text(json.dumps(paper))
+    assert costs.recorded_seconds(tmp_path, "paper") == {"rip": 40.0}
+    assert costs.all_recorded(tmp_path) == {"book": {}, "paper": {"rip": 40.0}}
+    rec = {"book": {"rip": 10.0}, "paper": {"rip": 40.0}}
+    e = costs.estimate(rip, {"preset": "paper"}, recorded=rec)
+    assert e.seconds == pytest.approx(40.0) and e.measured
+    b = costs.estimate(rip, {"preset": "book"}, recorded=rec)
+    assert b.seconds == pytest.approx(10.0) and b.measured
+    scaled = costs.estimate(rip, {"preset": "paper", "trials": 2000}, recorded=rec)   # from the paper record
+    ratio = rip.module.cost(ops.configure(rip.module, "paper", trials=2000)).work / \
+        rip.module.cost(ops.configure(rip.module, "paper")).work
+    assert not scaled.measured and scaled.seconds == pytest.approx(costs.OVERHEAD + (40.0 - costs.OVERHEAD) * ratio)
+    only_book = costs.estimate(rip, {"preset": "paper"}, recorded={"book": {"rip": 10.0}, "paper": {}})
+    assert not only_book.measured and only_book.seconds > 10.0

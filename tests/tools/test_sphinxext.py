@@ -103,3 +103,25 @@ def test_the_build_states_its_version_and_commit(tmp_path, monkeypatch):
     if head.returncode == 0:  # a clone: the real HEAD (possibly with local changes)
         assert commit.startswith(head.stdout.strip())
     assert sphinxext.build_identity(tmp_path)[1].startswith("unknown")  # no git repository there
+
+
+def test_verdict_badges_and_teaser_come_from_the_committed_chapter(book, tmp_path):
+    import nbformat as nbf
+
+    from opsense.tools import sphinxext
+
+    root, src, out = book
+    text, cls = sphinxext.verdict_text(root, "rip")
+    claims, _ = report.committed_claims(nbf.read(root / "book" / "rip.ipynb", 4))
+    assert cls in ("opsense-holds", "opsense-dnr") and str(sum(c.verdict == "holds" for c in claims)) in text
+    png = sphinxext.teaser_png(root, "rip", "rip-ratios")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no cell"):
+        sphinxext.teaser_png(root, "rip", "no-such-figure")
+    with pytest.raises(ValueError, match="no chapter notebook"):
+        sphinxext.verdict_text(root, "nope")
+    (src / "index.rst").write_text("Intro\n=====\n\nRIP: :opsense-verdict:`rip`\n\n"
+                                   ".. opsense-teaser:: rip rip-ratios\n\n   The isometry.\n")
+    html = _build(src, out)
+    assert f'class="opsense-verdict {cls}">{text}<' in html
+    assert '<figure class="opsense-teaser"><img src="data:image/png;base64,' in html and "The isometry." in html

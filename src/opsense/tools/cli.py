@@ -257,12 +257,12 @@ def _cmd_list(args) -> int:
     root, chapters = _chapters(args)
     if args.chapters:
         chapters = [_catalog().get_chapter(n, chapters) for n in args.chapters]
-    recorded = costs.recorded_seconds(root)
+    recorded = costs.all_recorded(root)
     if args.json:
         doc = [{"chapter": c.name, "title": c.title, "notebook": str(c.path.relative_to(root)),
                 "in_toc": c.in_toc,
                 "cost": {p: {"memory_bytes": e.memory_bytes, "seconds": e.seconds, "drivers": list(e.drivers),
-                             "measured": p == "book" and c.name in recorded}
+                             "measured": e.measured}
                          for p, e in _preset_costs(c, recorded).items()},
                 "parameters": [{"name": p.name, "type": p.type, "default": p.default, "help": p.help,
                                 "presets": c.preset_values(p.name)} for p in c.parameters]}
@@ -280,7 +280,7 @@ def _cmd_list(args) -> int:
         est = _preset_costs(c, recorded)
         if est:
             _print_wrapped("cost: " + "; ".join(
-                f"{p} {e.text()}" + (" (measured in the last full re-run)" if p == "book" and c.name in recorded
+                f"{p} {e.text()}" + (" (measured in the last full re-run)" if e.measured
                                      else " (estimated)" if e.seconds is not None else "")
                 for p, e in est.items()), indent="  ", hang="        ")
         _print_parameters(c)
@@ -542,7 +542,7 @@ def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float) -> None:
 
     if max_minutes <= 0:
         raise UsageError(f"--max-minutes must be > 0, got {max_minutes:g}")
-    recorded = costs.recorded_seconds(root)
+    recorded = costs.all_recorded(root)
     estimates = [e for e in (costs.estimate(ch, plan[ch.name], recorded=recorded) for ch in targets) if e]
     memory = costs.machine_memory()
     for e in estimates:

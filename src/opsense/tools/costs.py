@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Estimate", "estimate", "machine_memory", "recorded_seconds"]
+__all__ = ["RECORDS", "Estimate", "estimate", "machine_memory", "record_path", "recorded_seconds", "all_recorded"]
 
 #: The part of a chapter's run time that does not grow with its work (kernel start, imports), seconds.
 OVERHEAD = 2.0
@@ -39,12 +39,15 @@ class Estimate:
         Estimated run time; ``None`` when the record has no time for the chapter.
     drivers : tuple of str
         The parameters that drive the work, most influential first.
+    measured : bool
+        ``seconds`` is the time the record of this very preset measured (not scaled).
     """
 
     chapter: str
     memory_bytes: float
     seconds: float | None
     drivers: tuple
+    measured: bool = False
 
     def text(self) -> str:
         """``"about 1.2 GB, about 3 min"``: rounded for people."""
@@ -87,25 +90,54 @@ def machine_memory() -> float:
         return float("inf")
 
 
-def recorded_seconds(root: str | os.PathLike) -> dict[str, float]:
-    """``{chapter: seconds}`` of the chapters the record ran with their defaults (the book preset).
+#: The record of the last full re-run of each preset, below the book's root (``make reproduce``
+#: writes the book preset's, ``make reproduce PRESET=paper`` the paper preset's).
+RECORDS = {"book": "book/reproduction.json", "paper": "book/reproduction-paper.json"}
+
+
+def record_path(root: str | os.PathLike, preset: str = "book") -> Path:
+    """Where the record of ``preset``'s last full re-run lives.
 
     Parameters
     ----------
     root : path
-        The book's root (``book/reproduction.json`` below it).
+    preset : str
     """
-    path = Path(root) / "book" / "reproduction.json"
+    return Path(root) / RECORDS.get(preset, f"book/reproduction-{preset}.json")
+
+
+def recorded_seconds(root: str | os.PathLike, preset: str = "book") -> dict[str, float]:
+    """``{chapter: seconds}`` of the chapters the record of ``preset`` ran with that preset's values.
+
+    Parameters
+    ----------
+    root : path
+        The book's root (the records below it, :data:`RECORDS`).
+    preset : str
+        ``"book"`` (default) or ``"paper"``.
+    """
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(record_path(root, preset).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
+    plain = ({}, {"preset": preset}) if preset != "book" else ({}, {"preset": "book"})
     out = {}
     for ch in (doc.get("chapters") or []) if isinstance(doc, dict) else []:
-        if (isinstance(ch, dict) and ch.get("status") == "ok" and not ch.get("parameters")
+        if (isinstance(ch, dict) and ch.get("status") == "ok" and (ch.get("parameters") or {}) in plain
+                and (preset == "book" or ch.get("parameters"))
                 and isinstance(ch.get("duration_s"), (int, float)) and ch["duration_s"] > 0):
             out[str(ch.get("chapter"))] = float(ch["duration_s"])
     return out
+
+
+def all_recorded(root: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """``{preset: {chapter: seconds}}`` of every record there is (:func:`recorded_seconds`).
+
+    Parameters
+    ----------
+    root : path
+    """
+    return {p: recorded_seconds(root, p) for p in RECORDS}
 
 
 def estimate(chapter, values: dict, *, recorded: dict[str, float]) -> Estimate | None:
@@ -116,8 +148,10 @@ def estimate(chapter, values: dict, *, recorded: dict[str, float]) -> Estimate |
     chapter : opsense.tools.catalog.Chapter
     values : dict
         The given parameters (the others take the preset's).
-    recorded : dict of str to float, keyword-only
-        From :func:`recorded_seconds`.
+    recorded : dict, keyword-only
+        ``{chapter: seconds}`` of the book preset's record (:func:`recorded_seconds`), or
+        ``{preset: {chapter: seconds}}`` of several records (:func:`all_recorded`): the time is then
+        scaled from the record of the run's own preset when it has the chapter, else from the book's.
 
     Returns
     -------
@@ -134,11 +168,16 @@ def estimate(chapter, values: dict, *, recorded: dict[str, float]) -> Estimate |
     if not callable(getattr(module, "cost", None)):
         return None
     given = {k: v for k, v in values.items() if k not in ("preset", "results_dir")}
-    c = module.cost(configure(module, values.get("preset", "book"), **given))
-    seconds = None
-    if chapter.name in recorded:
-        base = module.cost(configure(module, "book"))
-        t = recorded[chapter.name]
+    preset = values.get("preset", "book")
+    c = module.cost(configure(module, preset, **given))
+    records = recorded if all(isinstance(x, dict) for x in recorded.values()) and recorded else {"book": recorded}
+    base_preset = preset if chapter.name in records.get(preset, {}) else "book"
+    seconds, measured = None, False
+    if chapter.name in records.get(base_preset, {}):
+        base = module.cost(configure(module, base_preset))
+        t = records[base_preset][chapter.name]
         fixed = min(OVERHEAD, 0.5 * t)
-        seconds = fixed + (t - fixed) * (c.work / base.work if base.work > 0 else 1.0)
-    return Estimate(chapter.name, float(c.memory_bytes), seconds, tuple(c.drivers))
+        ratio = c.work / base.work if base.work > 0 else 1.0
+        seconds = fixed + (t - fixed) * ratio
+        measured = base_preset == preset and abs(ratio - 1.0) < 1e-9
+    return Estimate(chapter.name, float(c.memory_bytes), seconds, tuple(c.drivers), measured)

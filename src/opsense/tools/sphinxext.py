@@ -7,6 +7,11 @@ display (read from their claims bundles) and the record of the last full re-run
 dependencies (``env.note_dependency``), so editing any of them rebuilds the page: it cannot
 go stale.
 
+``{opsense-verdict}`STEM``` (a role) shows the verdicts of one chapter's committed claims
+("12 hold, 1 does not reproduce"), and ``{opsense-teaser} STEM FIGURE`` (a directive, its content
+the caption) shows a figure of a committed chapter: the PNG output of the cell that saves
+``FIGURE``. Both read the committed notebook and declare it a dependency of the page.
+
 ``{opsense-build}`` states the version of the package and the commit the site was built from
 (:func:`build_identity`), for the "How to cite" page; the page is re-read on every build.
 
@@ -21,7 +26,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["setup", "ClaimsMimeRenderer", "build_identity"]
+__all__ = ["setup", "ClaimsMimeRenderer", "build_identity", "verdict_text", "teaser_png"]
 
 PARTS = ("summary", "counts", "claims", "record")
 
@@ -102,6 +107,115 @@ class BuildDirective(SphinxDirective):
         return [para]
 
 
+def _notebook(root, stem: str):
+    import nbformat
+
+    path = Path(root) / "book" / f"{stem}.ipynb"
+    if not path.is_file():
+        raise ValueError(f"no chapter notebook book/{stem}.ipynb")
+    return path, nbformat.read(path, as_version=4)
+
+
+def verdict_text(root, stem: str) -> tuple[str, str]:
+    """``(text, css class)`` of a chapter's committed verdicts.
+
+    Parameters
+    ----------
+    root : path
+        The repository (holding ``book/``).
+    stem : str
+        The chapter.
+
+    Returns
+    -------
+    tuple of str
+        ``("12 claims hold", "opsense-holds")``, ``("11 hold, 1 does not reproduce", "opsense-dnr")``,
+        or a text naming failures (class ``"opsense-fails"``).
+    """
+    from .report import committed_claims
+
+    _, nb = _notebook(root, stem)
+    claims, err = committed_claims(nb, source=f"book/{stem}.ipynb")
+    if err or not claims:
+        return f"no valid claims ({err or 'none'})", "opsense-fails"
+    held = sum(c.verdict == "holds" for c in claims)
+    dnr = sum(c.verdict == "does not reproduce" for c in claims)
+    failed = len(claims) - held - dnr
+    if failed:
+        return f"{failed} of {len(claims)} claims FAIL", "opsense-fails"
+    if dnr:
+        return f"{held} hold, {dnr} {'does' if dnr == 1 else 'do'} not reproduce", "opsense-dnr"
+    return f"{held} claims hold", "opsense-holds"
+
+
+def teaser_png(root, stem: str, figure: str) -> bytes:
+    """The PNG that a committed chapter shows for the cell saving ``figure``.
+
+    Parameters
+    ----------
+    root : path
+    stem : str
+    figure : str
+        The name the cell passes to ``opsense.plotting.save``.
+
+    Raises
+    ------
+    ValueError
+        If no code cell names ``figure`` or it shows no PNG.
+    """
+    import base64
+
+    _, nb = _notebook(root, stem)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and f'"{figure}"' in cell.source:
+            for out in cell.get("outputs", []):
+                data = (out.get("data") or {}).get("image/png")
+                if data:
+                    return base64.b64decode(data)
+            raise ValueError(f"the cell of {figure!r} in book/{stem}.ipynb shows no PNG")
+    raise ValueError(f"no cell of book/{stem}.ipynb saves a figure {figure!r}")
+
+
+def _root(env) -> Path:
+    return Path(env.config.opsense_book_root or env.srcdir)
+
+
+def verdict_role(name, rawtext, text, lineno, inliner, options=None, content=()):
+    """``{opsense-verdict}`STEM```: the chapter's committed verdicts, as a small badge."""
+    env = inliner.document.settings.env
+    stem = text.strip()
+    try:
+        env.note_dependency(str((_root(env) / "book" / f"{stem}.ipynb").resolve()))
+        label, cls = verdict_text(_root(env), stem)
+    except ValueError as err:
+        msg = inliner.reporter.error(f"opsense-verdict: {err}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.inline(rawtext, label, classes=["opsense-verdict", cls])], []
+
+
+class TeaserDirective(SphinxDirective):
+    """``{opsense-teaser} STEM FIGURE``: a committed chapter's figure, with the content as caption."""
+
+    required_arguments = 2
+    has_content = True
+
+    def run(self):
+        import base64
+        import html
+
+        stem, figure = self.arguments
+        try:
+            self.env.note_dependency(str((_root(self.env) / "book" / f"{stem}.ipynb").resolve()))
+            png = teaser_png(_root(self.env), stem, figure)
+        except ValueError as err:
+            raise self.error(f"opsense-teaser: {err}") from None
+        caption = html.escape(" ".join(self.content).strip())
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        raw = (f'<figure class="opsense-teaser"><img src="{uri}" alt="{caption}" style="max-width:100%;height:auto">'
+               f"<figcaption>{caption}</figcaption></figure>")
+        return [nodes.raw("", raw, format="html")]
+
+
 class ClaimsMimeRenderer:
     """myst-nb mime renderer plugin (entry point ``myst_nb.mime_renderers``) for the claims bundle.
 
@@ -144,4 +258,6 @@ def setup(app):
     app.add_config_value("opsense_record", "", "env")
     app.add_directive("opsense-report", ReportDirective)
     app.add_directive("opsense-build", BuildDirective)
+    app.add_directive("opsense-teaser", TeaserDirective)
+    app.add_role("opsense-verdict", verdict_role)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

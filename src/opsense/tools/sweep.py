@@ -863,10 +863,12 @@ def _estimate(chapter, preset, points, root, *, workers: int, worker_memory: flo
     module = chapter.module
     if not callable(getattr(module, "cost", None)):
         return None, None
-    recorded = costs.recorded_seconds(root)
+    recorded, base_preset = costs.recorded_seconds(root, preset), preset   # the preset's own record first
+    if chapter.name not in recorded:
+        recorded, base_preset = costs.recorded_seconds(root), "book"
     per_work = None
     if chapter.name in recorded:
-        base = module.cost(configure(module, "book"))
+        base = module.cost(configure(module, base_preset))
         t = recorded[chapter.name]
         fixed = min(costs.OVERHEAD, 0.5 * t)  # the kernel's start and imports: a sweep has neither
         per_work = (t - fixed) / base.work if base.work > 0 else None
