@@ -726,6 +726,22 @@ def _add_sweep_parser(sub) -> None:
     sub.choices["sweep"].set_defaults(func=_cmd_sweep)
 
 
+def _cmd_robustness(args) -> int:
+    from . import robustness, sweep
+
+    try:
+        return robustness.main(args)
+    except (robustness.RobustnessError, sweep.SweepError) as err:
+        raise UsageError(str(err)) from None
+
+
+def _add_robustness_parser(sub) -> None:
+    from . import robustness
+
+    robustness.add_parser(sub)
+    sub.choices["robustness"].set_defaults(func=_cmd_robustness)
+
+
 # ----------------------------------------------------------------------------- main
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit status 2 (argparse's own convention)
@@ -775,6 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     _add_sweep_parser(sub)
+    _add_robustness_parser(sub)
 
     p = sub.add_parser("bench", help="time the engine against a naive loop, a bandwidth bound and an instance loop",
                        description="The engine's benchmark, in one process: ratios against references measured "

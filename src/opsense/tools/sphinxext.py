@@ -216,6 +216,47 @@ class TeaserDirective(SphinxDirective):
         return [nodes.raw("", raw, format="html")]
 
 
+class RobustnessDirective(SphinxDirective):
+    """``{opsense-robustness} PART``: one part of the Robustness page, from ``book/robustness.json``
+    (PART: ``summary``, ``cost``, ``figure``, ``weak``, ``missing`` or ``table``)."""
+
+    required_arguments = 1
+    has_content = False
+    PARTS = ("summary", "cost", "figure", "weak", "missing", "table")
+
+    def run(self):
+        import base64
+
+        from . import robustness as rb
+
+        part = self.arguments[0].strip()
+        if part not in self.PARTS:
+            raise self.error(f"opsense-robustness takes one of {', '.join(self.PARTS)}, got {part!r}")
+        root = _root(self.env)
+        for name in (rb.SPEC, rb.RECORD):
+            self.env.note_dependency(str((root / name).resolve()))
+        try:
+            spec, record = rb.load_spec(root), rb.read_record(root / rb.RECORD)
+        except rb.RobustnessError as err:
+            raise self.error(f"opsense-robustness: {err}") from None
+        if part == "summary":
+            return [nodes.paragraph(text=rb.page_summary(record, spec))]
+        if part == "cost":
+            for path in (root / "book").glob("reproduction*.json"):
+                self.env.note_dependency(str(path.resolve()))
+            return [nodes.paragraph(text=rb.page_cost(root, spec))]
+        if part == "figure":
+            png = rb.page_figure(record)
+            if png is None:
+                return [nodes.paragraph(text="(The figure appears once a sweep is recorded.)")]
+            uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            return [nodes.raw("", f'<img class="opsense-robustness-figure" src="{uri}" '
+                                  'alt="Pass rate of every claim with its 95% interval" style="max-width:100%;height:auto">',
+                              format="html")]
+        html = {"weak": rb.page_weak, "table": rb.page_table}.get(part)
+        return [nodes.raw("", html(record) if html else rb.page_missing(record, spec), format="html")]
+
+
 class ClaimsMimeRenderer:
     """myst-nb mime renderer plugin (entry point ``myst_nb.mime_renderers``) for the claims bundle.
 
@@ -260,4 +301,5 @@ def setup(app):
     app.add_directive("opsense-build", BuildDirective)
     app.add_directive("opsense-teaser", TeaserDirective)
     app.add_role("opsense-verdict", verdict_role)
+    app.add_directive("opsense-robustness", RobustnessDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
