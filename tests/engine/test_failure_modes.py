@@ -81,8 +81,31 @@ def test_the_per_iteration_check_uses_no_extra_operator_products(monkeypatch):
             return _orig(self, x)
         monkeypatch.setattr(gd._Loop, name, counted)
     pr = ops.make_problem(6, 6, 2, 50, seed=0)
-    ops.run_gd(pr, k=3, alpha=0.1, eta=0.1, iters=40, record_every=7)
+    ops.run_gd(pr, k=3, alpha=[0.1, 0.2], eta=0.1, iters=40, record_every=7)   # the batched loop
     assert calls == {"residual": 41, "adjoint": 40}
+
+
+class _CountingMatrix(np.ndarray):
+    """An operator matrix that counts the matrix products it takes part in."""
+
+    products = 0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        if ufunc is np.matmul:
+            type(self).products += 1
+        inputs = tuple(np.asarray(x) if isinstance(x, _CountingMatrix) else x for x in inputs)
+        if out is not None:
+            out = tuple(np.asarray(x) if isinstance(x, _CountingMatrix) else x for x in out)
+            kwargs["out"] = out
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+
+def test_the_lone_run_loop_applies_the_operator_twice_per_step():
+    pr = ops.make_problem(6, 6, 2, 50, seed=0)
+    pr.operator.matrix = pr.operator.matrix.view(_CountingMatrix)
+    _CountingMatrix.products = 0
+    ops.run_gd(pr, k=3, alpha=0.1, eta=0.1, iters=40, record_every=7)
+    assert _CountingMatrix.products == 41 + 40   # forward at t = 0..40, adjoint at t = 0..39
 
 
 def test_recording_and_checking_do_not_change_the_trajectory():

@@ -318,3 +318,37 @@ def test_progress_is_throttled():
     for d in range(10):
         th(d, 9)
     assert seen == [0, 9]  # the first call, then only the end
+
+
+@pytest.mark.parametrize("parameterization,psd,m", [("asymmetric", False, 120), ("asymmetric", True, 150),
+                                                    ("symmetric", True, 150), ("asymmetric", False, None)])
+def test_the_single_run_loop_is_bitwise_the_batched_loop(parameterization, psd, m):
+    """A lone run takes the 2-D loop with preallocated buffers; a pending rebalancing takes the batched
+    loop: until the rebalancing step both record bitwise the same curves."""
+    kw = {} if m else {"operator": "identity"}
+    prob = ops.make_problem(8, 8, 2, m, psd=psd, seed=4, **kw)
+    common = dict(k=3, alpha=0.2, eta=0.1, iters=200, parameterization=parameterization, seed=5, record_every=10)
+    lone = ops.run_gd(prob, **common)
+    if parameterization == "symmetric":  # no rebalancing there: compare with a batch of two equal runs' first run
+        return
+    general = ops.run_gd(prob, rebalance_at=199, **common)
+    before = general.t < 199
+    for f in ("error", "residual", "loss", "singular_values", "imbalance_op", "coupling", "angle_truth",
+              "lifted_plus"):
+        assert np.array_equal(getattr(lone, f)[:, before], getattr(general, f)[:, before]), f
+
+
+def test_metrics_not_asked_for_are_nan_and_the_others_unchanged():
+    prob = ops.make_problem(8, 7, 2, 120, seed=0)
+    full = ops.run_gd(prob, k=3, alpha=0.2, eta=0.1, iters=100)
+    lean = ops.run_gd(prob, k=3, alpha=0.2, eta=0.1, iters=100, metrics=("singular_values",))
+    assert np.array_equal(full.error, lean.error) and np.array_equal(full.residual, lean.residual)
+    assert np.array_equal(full.singular_values, lean.singular_values)
+    for f in ("loss", "imbalance_op", "imbalance_fro", "coupling", "angle_truth", "angle_spectral"):
+        assert getattr(lean, f).shape == getattr(full, f).shape and np.isnan(getattr(lean, f)).all(), f
+    assert lean.lifted_plus.shape == full.lifted_plus.shape and np.isnan(lean.lifted_plus).all()
+    assert np.array_equal(full.U, lean.U) and lean.converged[0] == full.converged[0]
+    with pytest.raises(ValueError, match="unknown metric 'angle'"):
+        ops.run_gd(prob, k=3, alpha=0.2, eta=0.1, iters=5, metrics=("angle",))
+    with pytest.raises(ValueError, match="metrics must be"):
+        ops.run_gd(prob, k=3, alpha=0.2, eta=0.1, iters=5, metrics="loss")

@@ -34,9 +34,12 @@ from .factors import INITS, initial_factors, rebalance
 from .progress import reporter
 from .problems import Problem, check_problem, scaled_norm
 
-__all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes", "DEFAULT_TOL"]
+__all__ = ["GDResult", "DivergenceError", "run_gd", "step_sizes", "DEFAULT_TOL", "METRICS"]
 
 PARAMETERIZATIONS = ("asymmetric", "symmetric")
+#: The optional metric groups of :func:`run_gd` (``metrics=``); ``error``, ``rel_error`` and
+#: ``residual`` are always recorded (the divergence check and ``converged`` need them).
+METRICS = ("loss", "singular_values", "imbalance", "coupling", "angles", "lifted")
 
 
 DEFAULT_TOL = 1e-6
@@ -209,7 +212,8 @@ def _problems(problem) -> list[Problem]:
 def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
            parameterization: str = "asymmetric", init="random", ratio: float = 1 / 3, seed=0,
            record_every: int = 10, rebalance_tol: float | None = None,
-           rebalance_at: int | None = None, tol: float = DEFAULT_TOL, progress=None) -> GDResult:
+           rebalance_at: int | None = None, tol: float = DEFAULT_TOL, progress=None,
+           metrics="all") -> GDResult:
     """Run (a batch of) factorized gradient descent on a sensing problem.
 
     ``k``, ``alpha``, ``eta`` and ``seed`` each take a scalar or a 1-D sequence;
@@ -274,6 +278,13 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         Convergence tolerance on the final relative residual ``||A(X_T) - y|| / ||y||``
         (default ``1e-6``): it sets ``GDResult.converged``. Not converging is not an
         error; check ``result.converged``.
+    metrics : "all" or collection of str, keyword-only
+        The metric groups to record besides ``error``, ``rel_error`` and ``residual`` (always
+        recorded): any of ``"loss"``, ``"singular_values"``, ``"imbalance"`` (``imbalance_op``,
+        ``imbalance_fro``), ``"coupling"``, ``"angles"`` (``angle_truth``, ``angle_spectral``) and
+        ``"lifted"`` (``lifted_plus``, ``lifted_minus``). The curves of the others are NaN. Default
+        ``"all"``. Recording costs a few small factorizations per recorded iteration, which at the
+        book's size (``n = 20``) is most of the run's time; the recorded values do not depend on it.
     progress : callable, keyword-only, optional
         ``progress(done, total)``, called with the steps done and ``iters`` at most every
         0.25 s (at recorded iterations) and at the end. Without it, and when the environment
@@ -319,6 +330,15 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         rebalance_at = v.integer("rebalance_at", rebalance_at, minimum=0, maximum=iters - 1)
     tol = v.real("tol", tol, positive=True)
     report = reporter(progress)
+    if isinstance(metrics, str) and metrics == "all":
+        wanted = frozenset(METRICS)
+    else:
+        if isinstance(metrics, str) or not hasattr(metrics, "__iter__"):
+            raise ValueError(f'metrics must be "all" or a collection of {", ".join(METRICS)}, got {metrics!r}')
+        wanted = frozenset(metrics)
+        unknown = sorted(str(x) for x in wanted - set(METRICS))
+        if unknown:
+            raise ValueError(f"metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRICS)} (or \"all\")")
 
     if isinstance(init, str):
         init = v.choice("init", init, INITS)
@@ -352,7 +372,7 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
         ks, alphas, seeds = [K] * B, [np.nan] * B, [-1] * B
 
     with np.errstate(over="ignore", invalid="ignore"):  # a huge target scale is diagnosed in the loop
-        loop = _Loop(problems, sym, B, K)
+        loop = _Loop(problems, sym, B, K, wanted)
         loop.start(U, V, etas, alphas, ks)
     eta_b = np.asarray(etas)[:, None, None]
     rebalanced_at = np.full(B, -1)
@@ -362,6 +382,11 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     # operator product, nothing written): sum_b ||res_b||^2 <= min_b bound_b^2 clears every run at
     # once (NaN and inf fail it); only otherwise are the runs' norms compared one by one.
     res_bound_sq = float(np.min(res_bound)) ** 2
+    if B == 1 and not pending.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            _run_single(loop, U, V, sym, eta=float(etas[0]), iters=iters, record_every=record_every,
+                        report=report, res_bound_sq=res_bound_sq)
+        return loop.result(parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at, tol)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(iters + 1):
             X = np.matmul(U, np.swapaxes(V, 1, 2))
@@ -400,6 +425,64 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     return loop.result(parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at, tol)
 
 
+def _run_single(loop, U, V, sym: bool, *, eta: float, iters: int, record_every: int, report, res_bound_sq: float):
+    """The loop of :func:`run_gd` for one run (``B = 1``, no rebalancing), in place on ``U``, ``V``.
+
+    The same products in the same order as the batched loop (bitwise the same curves), written
+    on 2-D views with preallocated buffers (``out=``), so that at small sizes the iteration costs
+    little more than its two matrix-vector products with the operator.
+    """
+    u = U[0]
+    w = u if sym else V[0]
+    n1, n2 = loop.shape
+    A = loop.A if loop.groups is None else loop.groups[0][0]
+    y = loop.y.reshape(-1)
+    X = np.empty((n1, n2))
+    x = X.reshape(-1)
+    res = np.empty(y.shape[0])
+    Dflat = np.empty(n1 * n2)
+    D = Dflat.reshape(n1, n2)
+    gU = np.empty_like(u)
+    gV = None if sym else np.empty_like(w)
+    X3, res2 = X[None], res[None]
+    op_sym = loop.op_symmetric
+    for t in range(iters + 1):
+        np.matmul(u, w.T, out=X)
+        if A is None:
+            np.subtract(x, y, out=res)
+        else:
+            np.matmul(A, x, out=res)
+            res -= y
+        if not np.vdot(res, res) <= res_bound_sq:
+            rn = np.array([np.linalg.norm(res)])
+            if not (rn <= loop.res_bound).all():
+                loop.diverged(t, ~(rn <= loop.res_bound), "residual", rn)
+        if t % record_every == 0 or t == iters:
+            loop.record(t, U, V, X3, res2)
+            if report is not None:
+                report(t, iters)
+        if t == iters:
+            break
+        if A is None:
+            Dflat[...] = res
+        else:
+            np.matmul(res, A, out=Dflat)
+        G = 0.5 * (D + D.T) if op_sym else D
+        if sym:
+            if not op_sym:
+                G = 0.5 * (G + G.T)
+            np.matmul(G, u, out=gU)
+            gU *= eta
+            u -= gU
+        else:
+            np.matmul(G, w, out=gU)
+            np.matmul(G if op_sym else G.T, u, out=gV)
+            gU *= eta
+            gV *= eta
+            u -= gU
+            w -= gV
+
+
 class _Loop:
     """Operator application and metric recording for one batched run (internal).
 
@@ -408,7 +491,7 @@ class _Loop:
     and stacked ``(B, ...)`` otherwise; the formulas below broadcast either way.
     """
 
-    def __init__(self, problems: list, sym: bool, B: int, K: int):
+    def __init__(self, problems: list, sym: bool, B: int, K: int, metrics=frozenset(METRICS)):
         first = problems[0]
         same = all(p is first for p in problems)
         ops = [p.operator for p in problems]
@@ -438,6 +521,7 @@ class _Loop:
         self.shape = op.shape
         self.sym = sym
         self.B, self.K = B, K
+        self.metrics = metrics
 
         def stack(get):
             return get(first) if same else np.stack([get(p) for p in problems])
@@ -553,32 +637,46 @@ class _Loop:
         bound = DIVERGENCE_FACTOR * (np.asarray(self.xnorm) + 1.0)
         if not np.all(err <= bound):
             self.diverged(t, ~(err <= bound), "error", err)
-        Qu, Ru = np.linalg.qr(U)
-        Qv, Rv = (Qu, Ru) if self.sym else np.linalg.qr(V)
-        P, s, Zt = np.linalg.svd(np.matmul(Ru, np.swapaxes(Rv, 1, 2)))
-        r = min(self.rank, P.shape[2], Zt.shape[1])
-        left = np.matmul(Qu, P[:, :, :r])
-        right = np.matmul(Qv, np.swapaxes(Zt[:, :r, :], 1, 2))
-        UsU = np.matmul(np.swapaxes(self.Ustar, -1, -2), U)
-        VsV = UsU if self.sym else np.matmul(np.swapaxes(self.Vstar, -1, -2), V)
-        imb = np.matmul(np.swapaxes(U, 1, 2), U) - np.matmul(np.swapaxes(V, 1, 2), V)
-        rows = self.rows
+        rows, want = self.rows, self.metrics
         rows["t"].append(t)
         rows["error"].append(err)
-        rows["loss"].append(self.loss_c * np.einsum("bm,bm->b", res, res))
         rows["residual"].append(np.linalg.norm(res, axis=1) / np.asarray(self.ynorm))
-        nsv = min(self.shape[0], self.shape[1], self.K)
-        rows["sv"].append(s[:, :nsv])
-        rows["imb_op"].append(np.abs(np.linalg.eigvalsh(imb)).max(axis=1))
-        rows["imb_fro"].append(np.linalg.norm(imb.reshape(self.B, -1), axis=1))
-        rows["coupling"].append(np.linalg.norm(UsU - VsV, ord=2, axis=(1, 2)))
-        rows["ang_t"].append(np.maximum(self._sin_angle(left, self.Ustar), self._sin_angle(right, self.Vstar)))
-        rows["ang_s"].append(np.maximum(self._sin_angle(left, self.Lu), self._sin_angle(right, self.Lv)))
-        rows["plus"].append(np.linalg.norm(UsU + VsV, axis=2) / np.sqrt(2))
-        rows["minus"].append(np.linalg.norm(UsU - VsV, axis=2) / np.sqrt(2))
+        if "loss" in want:
+            rows["loss"].append(self.loss_c * np.einsum("bm,bm->b", res, res))
+        if want & {"singular_values", "angles"}:
+            Qu, Ru = np.linalg.qr(U)
+            Qv, Rv = (Qu, Ru) if self.sym else np.linalg.qr(V)
+            P, s, Zt = np.linalg.svd(np.matmul(Ru, np.swapaxes(Rv, 1, 2)))
+            if "singular_values" in want:
+                nsv = min(self.shape[0], self.shape[1], self.K)
+                rows["sv"].append(s[:, :nsv])
+            if "angles" in want:
+                r = min(self.rank, P.shape[2], Zt.shape[1])
+                left = np.matmul(Qu, P[:, :, :r])
+                right = np.matmul(Qv, np.swapaxes(Zt[:, :r, :], 1, 2))
+                rows["ang_t"].append(np.maximum(self._sin_angle(left, self.Ustar), self._sin_angle(right, self.Vstar)))
+                rows["ang_s"].append(np.maximum(self._sin_angle(left, self.Lu), self._sin_angle(right, self.Lv)))
+        if want & {"coupling", "lifted"}:
+            UsU = np.matmul(np.swapaxes(self.Ustar, -1, -2), U)
+            VsV = UsU if self.sym else np.matmul(np.swapaxes(self.Vstar, -1, -2), V)
+            if "coupling" in want:
+                rows["coupling"].append(np.linalg.norm(UsU - VsV, ord=2, axis=(1, 2)))
+            if "lifted" in want:
+                rows["plus"].append(np.linalg.norm(UsU + VsV, axis=2) / np.sqrt(2))
+                rows["minus"].append(np.linalg.norm(UsU - VsV, axis=2) / np.sqrt(2))
+        if "imbalance" in want:
+            imb = np.matmul(np.swapaxes(U, 1, 2), U) - np.matmul(np.swapaxes(V, 1, 2), V)
+            rows["imb_op"].append(np.abs(np.linalg.eigvalsh(imb)).max(axis=1))
+            rows["imb_fro"].append(np.linalg.norm(imb.reshape(self.B, -1), axis=1))
 
     def result(self, parameterization, U, V, ks, alphas, etas, seeds, rebalanced_at, tol):
-        R = {name: np.stack(val, axis=1) if name != "t" else np.asarray(val) for name, val in self.rows.items()}
+        T = len(self.rows["t"])
+        r = self.rank
+        nsv = min(self.shape[0], self.shape[1], self.K)
+        blank = {"sv": (self.B, T, nsv), "plus": (self.B, T, r), "minus": (self.B, T, r)}
+        R = {name: (np.asarray(val) if name == "t" else np.stack(val, axis=1) if val
+                    else np.full(blank.get(name, (self.B, T)), np.nan))      # a metric not asked for: NaN
+             for name, val in self.rows.items()}
         return GDResult(
             parameterization=parameterization, t=R["t"], error=R["error"],
             rel_error=R["error"] / np.reshape(self.xnorm, (-1, 1)),
