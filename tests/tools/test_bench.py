@@ -25,3 +25,16 @@ def test_bench_refuses_a_bad_option_with_one_line(capsys):
     assert cli.main(["bench", "--instances", "1"]) == 2
     err = capsys.readouterr().err
     assert "instances must be an integer >= 2" in err and "Traceback" not in err
+
+
+def test_size_table_and_sweep_throughput_are_measured_and_printed():
+    from opsense.tools import bench
+
+    rows = bench.size_table(sizes=((8, 100),), batches=(1, 3), repeats=1, budget_s=0.05)
+    (row,) = rows
+    assert row["n"] == 8 and row["plain_ms"] > 0 and row["engine_ms"] > 0 and row["bound_ms"] > 0
+    assert set(row["batch_ms"]) == {1, 3} and row["engine_all_ms"] > 0
+    text = bench._size_report(rows)
+    assert "a batch of 3 costs" in text and "/plain" in text
+    sw = bench.sweep_throughput(points=2, workers=(1,))
+    assert sw[1]["points_per_min"] > 0 and "1 worker: " in bench._sweep_report(sw)

@@ -25,6 +25,10 @@ It times, with the same problem and in the same run:
 
 It prints ms per iteration (per run-iteration for batches), the throughput ratios
 against ``naive``, and the fraction of the two-pass bound reached by the single run.
+With ``--sizes`` it adds a size table (n = 20, 50, 100 and batches of 1, 3, 16, 64 runs
+sharing one operator) against the plain two-GEMV loop and the two-pass bound; with
+``--sweep-points N`` the throughput of ``opsense sweep`` on one and two local workers.
+
 Timings are medians over ``--repeats``; nothing here is asserted (this is not a test).
 """
 
@@ -59,6 +63,114 @@ def _naive(A3, y, U, V, eta, iters):
         D = np.einsum("m,mij->ij", res, A3)
         U, V = U - eta * D @ V, V - eta * D.T @ U
     return U, V
+
+
+def _plain(A, y, Xstar, U, V, eta, iters, every=10):
+    """The reference loop: two matrix-vector products per step, the error recorded every ``every``."""
+    n1, n2 = Xstar.shape
+    errs = []
+    for t in range(iters):
+        X = U @ V.T
+        res = A @ X.ravel() - y
+        if t % every == 0:
+            errs.append(np.linalg.norm(X - Xstar))
+        D = (res @ A).reshape(n1, n2)
+        U, V = U - eta * D @ V, V - eta * D.T @ U
+    return U, V, errs
+
+
+#: Sizes of the size table (n1 = n2 = n, m measurements): the book's size and paper B's, and a larger one.
+SIZES = ((20, 600), (50, 2000), (100, 4000))
+#: Batch sizes (runs sharing one operator) of the size table.
+SIZE_BATCHES = (1, 3, 16, 64)
+
+
+def size_table(*, sizes=SIZES, batches=SIZE_BATCHES, k: int = 4, r: int = 2, repeats: int = 3,
+               seed: int = 0, budget_s: float = 0.5) -> list[dict]:
+    """Per size: the plain two-GEMV loop, the engine (one run: recording every 10 steps, with only
+    error and residual, and with every metric), batches of runs sharing the operator, and the
+    two-pass bandwidth bound; ms per run-iteration, all measured in this call.
+
+    Parameters
+    ----------
+    sizes : sequence of (n, m), keyword-only
+    batches : sequence of int, keyword-only
+    k, r, repeats, seed : int, keyword-only
+    budget_s : float, keyword-only
+        Rough seconds per timing: the iteration count of each variant is set from a first short run.
+
+    Returns
+    -------
+    list of dict
+        One per size: ``n, m, operator_MB, bound_ms, plain_ms, engine_ms, engine_all_ms`` and
+        ``batch_ms`` (``{B: ms per run-iteration}``).
+    """
+    out = []
+    for n, m in sizes:
+        pr = make_problem(n, n, r, m, seed=seed)
+        A, y, Xs = pr.operator.matrix, pr.y, pr.target.X
+        rng = np.random.default_rng(seed)
+        U0, V0 = 0.1 * rng.standard_normal((n, k)) / np.sqrt(n), 0.1 * rng.standard_normal((n, k)) / np.sqrt(n)
+        flat = A.ravel()
+        t_read = _median_time(lambda: [flat @ flat for _ in range(5)], repeats) / 5
+        probe = _median_time(lambda: _plain(A, y, Xs, U0, V0, 0.1, 10), 1) / 10
+        T = int(max(10, min(2000, budget_s / max(probe, 1e-6))))
+        T -= T % 10
+        row = {"n": n, "m": m, "operator_MB": A.nbytes / 1e6, "bound_ms": 2 * t_read * 1e3, "iters": T}
+        row["plain_ms"] = _median_time(lambda: _plain(A, y, Xs, U0, V0, 0.1, T), repeats) / T * 1e3
+
+        def engine(B, iters, metrics):
+            return lambda: run_gd(pr, k=k, alpha=[0.1] * B, eta=0.1, seed=list(range(B)), iters=iters,
+                                  record_every=10, metrics=metrics)
+        row["engine_ms"] = _median_time(engine(1, T, ()), repeats) / T * 1e3
+        row["engine_all_ms"] = _median_time(engine(1, T, "all"), repeats) / T * 1e3
+        row["batch_ms"] = {}
+        for B in batches:
+            if B == 1:
+                row["batch_ms"][B] = row["engine_ms"]
+                continue
+            TB = max(10, T // B - (T // B) % 10)
+            row["batch_ms"][B] = _median_time(engine(B, TB, ()), repeats) / (TB * B) * 1e3
+        out.append(row)
+    return out
+
+
+def sweep_throughput(*, points: int = 8, workers=(1, 2), chapter: str = "rip") -> dict:
+    """Points per minute of ``opsense sweep CHAPTER --seeds 0:points`` on local clusters of each
+    size in ``workers`` (each into a fresh temporary folder; the cluster's start is included).
+
+    Parameters
+    ----------
+    points : int, keyword-only
+    workers : sequence of int, keyword-only
+    chapter : str, keyword-only
+
+    Returns
+    -------
+    dict
+        ``{workers: {"seconds", "points_per_min"}}`` and ``speedup`` (the largest against one).
+    """
+    import contextlib
+    import io
+    import tempfile
+
+    from . import cli
+
+    res = {}
+    for w in workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            sink = io.StringIO()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                code = cli.main(["sweep", chapter, "--seeds", f"0:{points}", "--workers", str(w), "--out",
+                                 f"{tmp}/sweep", "--no-progress", "--yes"])
+            dt = time.perf_counter() - t0
+        if code not in (0, 1):
+            raise RuntimeError(f"the benchmark's sweep failed (exit {code}): {sink.getvalue()[-500:]}")
+        res[w] = {"seconds": dt, "points_per_min": 60 * points / dt}
+    if len(workers) > 1:
+        res["speedup"] = res[max(workers)]["points_per_min"] / res[min(workers)]["points_per_min"]
+    return res
 
 
 def run_benchmark(*, n: int = 50, r: int = 3, k: int = 10, m: int = 1500, iters: int = 200,
@@ -151,6 +263,32 @@ def _instance_batching(*, n, r, k, m, iters, repeats, instances, conditions, see
     return res
 
 
+def _size_report(rows: list[dict]) -> str:
+    batches = sorted(rows[0]["batch_ms"]) if rows else []
+    head = (f"{'n':>4}{'m':>6}{'bound':>8}{'plain':>8}{'engine':>8}{'/plain':>8}{'/bound':>8}{'+metrics':>9}"
+            + "".join(f"{'B=' + str(b):>8}" for b in batches if b != 1) + "   (ms per run-iteration)")
+    lines = ["engine against the plain two-GEMV loop and the two-pass bound (one BLAS thread per process "
+             "as the book runs; recording every 10 steps):", head]
+    for r in rows:
+        lines.append(f"{r['n']:>4}{r['m']:>6}{r['bound_ms']:>8.3f}{r['plain_ms']:>8.3f}{r['engine_ms']:>8.3f}"
+                     f"{r['engine_ms'] / r['plain_ms']:>8.2f}{r['engine_ms'] / r['bound_ms']:>8.2f}"
+                     f"{r['engine_all_ms']:>9.3f}"
+                     + "".join(f"{r['batch_ms'][b]:>8.3f}" for b in batches if b != 1))
+    for r in rows:
+        if 3 in r["batch_ms"]:
+            lines.append(f"  n = {r['n']}: a batch of 3 costs {3 * r['batch_ms'][3] / r['engine_ms']:.2f}x one run "
+                         f"per iteration (target <= 1.3 at n = 50); engine/plain {r['engine_ms'] / r['plain_ms']:.2f} "
+                         "(target <= 1.05 at n = 20)")
+    return "\n".join(lines)
+
+
+def _sweep_report(sw: dict) -> str:
+    ws = sorted(k for k in sw if isinstance(k, int))
+    parts = [f"{w} worker{'s' if w > 1 else ''}: {sw[w]['points_per_min']:.1f} points/min" for w in ws]
+    tail = f"; speed-up {sw['speedup']:.2f}x (target >= 1.6 with 2 workers on 2 cores)" if "speedup" in sw else ""
+    return "sweep throughput (opsense sweep rip, cluster start included): " + ", ".join(parts) + tail
+
+
 def _report(res: dict) -> str:
     lines = [f"opsense benchmark: n1 = n2 = {res['n1']}, r = {res['r']}, k = {res['k']}, m = {res['m']}, "
              f"float64, {res['cpus']} CPUs, numpy {res['numpy']}",
@@ -190,6 +328,10 @@ def add_arguments(ap) -> None:
     ap.add_argument("--repeats", type=int, default=3, help="repeats; the median is reported (default 3)")
     ap.add_argument("--instances", type=int, default=8, help="independent instances (default 8)")
     ap.add_argument("--conditions", type=int, default=4, help="runs per instance (default 4)")
+    ap.add_argument("--sizes", action="store_true",
+                    help="also the size table: n = 20, 50, 100 at B = 1, 3, 16, 64 against the plain loop")
+    ap.add_argument("--sweep-points", type=int, default=0, metavar="N",
+                    help="also time opsense sweep rip over N seeds on 1 and 2 workers (default 0: skip)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
 
 
@@ -211,9 +353,17 @@ def run(args) -> int:
     ValueError
         For an infeasible option (before anything is timed).
     """
+    if getattr(args, "sweep_points", 0) < 0:
+        raise ValueError(f"--sweep-points must be >= 0, got {args.sweep_points}")
     res = run_benchmark(n=args.n, r=args.r, k=args.k, m=args.m, iters=args.iters, repeats=args.repeats,
                         instances=args.instances, conditions=args.conditions)
-    print(_report(res))
+    print(_report(res), flush=True)
+    if getattr(args, "sizes", False):
+        res["sizes"] = size_table(repeats=args.repeats)
+        print(_size_report(res["sizes"]), flush=True)
+    if getattr(args, "sweep_points", 0):
+        res["sweep"] = sweep_throughput(points=args.sweep_points)
+        print(_sweep_report(res["sweep"]), flush=True)
     if args.json:
         from ..claims import write_json_atomic
 
