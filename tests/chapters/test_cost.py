@@ -24,6 +24,8 @@ DRIVERS = {
     "a5_synthesis": (["iters_b", "iters", "iters_pd"], "iters_pd"),
     "x1_noise": (["iters", "iters_tail"], "iters"),
     "x2_start": (["iters", "iters_compare"], "iters"),
+    "x3_conditioning": (["iters", "iters_step", "iters_escape"], "iters"),
+    "x6_trigger": (["iters", "iters_post"], "iters"),
 }
 
 

@@ -45,6 +45,11 @@ def file_reporter(path: str | os.PathLike):
     """A ``progress(done, total)`` that appends ``"done total"`` lines to ``path``.
 
     A file that cannot be written is ignored: progress is never worth failing a run for.
+
+    Parameters
+    ----------
+    path : path
+        The progress file.
     """
     def report(done: int, total: int) -> None:
         try:

@@ -154,16 +154,19 @@ def sweep_throughput(*, points: int = 8, workers=(1, 2), chapter: str = "rip") -
     import io
     import tempfile
 
-    from . import cli
+    from . import sweep
 
+    parser = argparse.ArgumentParser(prog="opsense")
+    sweep.add_parser(parser.add_subparsers(dest="command"))
     res = {}
     for w in workers:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             sink = io.StringIO()
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                code = cli.main(["sweep", chapter, "--seeds", f"0:{points}", "--workers", str(w), "--out",
-                                 f"{tmp}/sweep", "--no-progress", "--yes"])
+                args = parser.parse_args(["sweep", chapter, "--seeds", f"0:{points}", "--workers", str(w), "--out",
+                                          f"{tmp}/sweep", "--no-progress", "--yes"])
+                code = sweep.main(args)
             dt = time.perf_counter() - t0
         if code not in (0, 1):
             raise RuntimeError(f"the benchmark's sweep failed (exit {code}): {sink.getvalue()[-500:]}")

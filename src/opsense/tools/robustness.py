@@ -13,7 +13,7 @@ starts, resumable, one row per point and claim) into ``DIR/<chapter>/<set>/`` (d
 ``DIR = runs/robustness``). Their summaries (pass rate with a Wilson 95% interval per claim, the
 worst point and the command that reproduces it) are merged into the record ``--record``
 (``make robustness``: ``book/robustness.json``), which the page reads at build time
-(:func:`opsense.tools.sphinxext`'s ``{opsense-robustness}``). Chapters not given on the command
+(the ``{opsense-robustness}`` directive of :mod:`opsense.tools.sphinxext`). Chapters not given on the command
 line keep their entries in the record; a chapter of the spec without an entry is shown on the
 page as "not swept yet".
 
@@ -195,6 +195,10 @@ def _entry(job: Job, summary: dict, minutes: float) -> dict:
 def read_record(path) -> dict:
     """The record at ``path``, or an empty one if there is none.
 
+    Parameters
+    ----------
+    path : path
+
     Raises
     ------
     RobustnessError
@@ -271,9 +275,14 @@ def run(root, *, chapters=None, out=None, record=None, workers=None, scheduler=N
     int
         The exit status.
     """
-    from . import cli, sweep
-    from .report import environment
+    import argparse
+
     from ..claims import write_json_atomic
+    from . import sweep
+    from .report import environment
+
+    parser = argparse.ArgumentParser(prog="opsense")
+    sweep.add_parser(parser.add_subparsers(dest="command"))
 
     spec = load_spec(root)
     jobs = plan_jobs(spec, chapters)
@@ -285,9 +294,12 @@ def run(root, *, chapters=None, out=None, record=None, workers=None, scheduler=N
     for job in jobs:
         folder = base / job.chapter / job.label
         t0 = time.perf_counter()
-        code = cli.main(sweep_argv(job, folder, workers=workers, scheduler=scheduler, yes=yes))
-        if code == 2 or not (folder / "sweep.json").is_file():
-            return 2
+        try:
+            code = sweep.main(parser.parse_args(sweep_argv(job, folder, workers=workers, scheduler=scheduler, yes=yes)))
+        except sweep.SweepError as err:
+            raise RobustnessError(f"{job.chapter} ({job.label}): {err}") from None
+        if not (folder / "sweep.json").is_file():
+            raise RobustnessError(f"{job.chapter} ({job.label}): the sweep wrote nothing into {folder}")
         if code == 130:
             return 130
         status = max(status, code)
@@ -374,7 +386,13 @@ def page_summary(record: dict, spec: dict) -> str:
 
 
 def page_table(record: dict) -> str:
-    """HTML table: one row per (chapter, set, claim) with the pass rate and its interval."""
+    """HTML table: one row per (chapter, set, claim) with the pass rate and its interval.
+
+    Parameters
+    ----------
+    record : dict
+        From :func:`read_record`.
+    """
     rows = []
     for r in record.get("runs", []):
         for c in r["claims"]:
@@ -393,7 +411,12 @@ def page_table(record: dict) -> str:
 
 
 def page_weak(record: dict) -> str:
-    """HTML list of the claims below :data:`THRESHOLD`, each with the command of its worst point."""
+    """HTML list of the claims below ``THRESHOLD``, each with the command of its worst point.
+
+    Parameters
+    ----------
+    record : dict
+    """
     weak = weak_claims(record)
     if not record.get("runs"):
         return "<p>No sweep recorded yet.</p>"
@@ -411,7 +434,12 @@ def page_weak(record: dict) -> str:
 
 
 def page_missing(record: dict, spec: dict) -> str:
-    """HTML sentence naming the spec's chapters (and sets) without an entry in the record."""
+    """HTML sentence naming the spec's chapters (and sets) without an entry in the record.
+
+    Parameters
+    ----------
+    record, spec : dict
+    """
     have = {(r["chapter"], r["set"]) for r in record.get("runs", [])}
     missing = [f"{j.chapter} ({j.label})" for j in plan_jobs(spec) if (j.chapter, j.label) not in have]
     if not missing:
@@ -421,7 +449,12 @@ def page_missing(record: dict, spec: dict) -> str:
 
 def page_figure(record: dict) -> bytes | None:
     """PNG: one row per claim of the book preset, its pass rate with the Wilson 95% interval; the
-    other sets' rates as open markers. ``None`` without a recorded sweep."""
+    other sets' rates as open markers. ``None`` without a recorded sweep.
+
+    Parameters
+    ----------
+    record : dict
+    """
     import io
 
     from matplotlib.figure import Figure   # no pyplot: no backend is chosen or changed
@@ -483,7 +516,13 @@ def spec_cost(root, spec: dict) -> tuple[float, list[str]]:
 
 
 def page_cost(root, spec: dict) -> str:
-    """One sentence: the estimated cost of the whole spec (:func:`spec_cost`)."""
+    """One sentence: the estimated cost of the whole spec (:func:`spec_cost`).
+
+    Parameters
+    ----------
+    root : path
+    spec : dict
+    """
     from . import costs
 
     seconds, unknown = spec_cost(root, spec)
