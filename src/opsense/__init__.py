@@ -17,7 +17,7 @@ Factors       initial_factors, imbalance, imbalance_increment, dilation, residua
 Dynamics      run_gd, step_sizes, GDResult, DivergenceError
 Analysis      fit_line, fit_rate, fit_power, hitting_time, rate_window, late_rate, rate_ratio,
               effective_rank, burn_in_time, signal_time, Fit, Hit
-Intervals     instance_interval, Interval (a mean over independent instances and its 95% interval)
+Intervals     instance_interval, instance_interval_or_nan, Interval (a mean over independent instances and its 95% interval)
 Claims        between, at_most, at_least, close, evaluate_claims, read_claims, Claim, ClaimTable,
               ClaimsFailed
 Chapters      configure (a chapter's presets, overrides and check), plotting (figure style)
@@ -38,7 +38,7 @@ _EXPORTS = {
                      "late_rate", "rate_ratio", "effective_rank", "burn_in_time", "signal_time"], "analysis"),
     **dict.fromkeys(["Claim", "ClaimTable", "ClaimsFailed", "between", "at_most", "at_least", "close",
                      "evaluate_claims", "read_claims"], "claims"),
-    **dict.fromkeys(["Interval", "instance_interval"], "stats"),
+    **dict.fromkeys(["Interval", "instance_interval", "instance_interval_or_nan"], "stats"),
     "configure": "config",
 }
 _SUBMODULES = ("engine", "analysis", "stats", "claims", "config", "plotting", "book", "chapters", "tools")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import _validate as v
 
-__all__ = ["Interval", "instance_interval", "t_quantile"]
+__all__ = ["Interval", "instance_interval", "instance_interval_or_nan", "t_quantile"]
 
 
 def _t_cdf(x: float, df: int) -> float:
@@ -164,3 +166,28 @@ def instance_interval(values, *, level: float = 0.95, log: bool = False) -> Inte
     if log:
         mean, lo, hi = math.exp(mean), math.exp(lo), math.exp(hi)
     return Interval(mean, lo, hi, n, tuple(xs), level, bool(log))
+
+
+def instance_interval_or_nan(values, *, level: float = 0.95, log: bool = False) -> Interval:
+    """:func:`instance_interval`, or an all-NaN :class:`Interval` when the values do not allow one.
+
+    For claims over instances where a fit can fail on some instance: fewer than 2 values, a
+    value that is not finite, or (``log``) one that is not positive give ``mean = lo = hi = NaN``
+    with the values kept, so that a claim tested on it fails (it never holds silently) and the
+    values show which instance failed.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+    level : float, keyword-only
+    log : bool, keyword-only
+
+    Returns
+    -------
+    Interval
+    """
+    xs = np.asarray(values, dtype=float).ravel()
+    if xs.size < 2 or not np.all(np.isfinite(xs)) or (log and np.any(xs <= 0)):
+        nan = float("nan")
+        return Interval(nan, nan, nan, int(xs.size), tuple(float(x) for x in xs), level, bool(log))
+    return instance_interval(xs, level=level, log=log)

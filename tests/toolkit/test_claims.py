@@ -155,3 +155,21 @@ def test_schema_1_documents_still_read():
     for key in ("form", "test", "ci_lo", "ci_hi", "n", "values"):
         doc["claims"][0].pop(key)
     assert ops.read_claims(doc).claims[0].verdict == "holds"
+
+
+def test_a_nan_interval_keeps_the_values_and_fails_every_claim_form():
+    import math
+
+    from opsense.claims import at_least, between, close
+    from opsense.stats import instance_interval_or_nan
+
+    good = instance_interval_or_nan([1.0, 1.1, 0.9, 1.05, 0.95])
+    assert good == instance_interval([1.0, 1.1, 0.9, 1.05, 0.95])
+    for values, log in (([1.0, float("nan"), 1.2], False), ([1.0], False), ([1.0, -1.0, 2.0], True)):
+        iv = instance_interval_or_nan(values, log=log)
+        assert math.isnan(iv.mean) and math.isnan(iv.lo) and math.isnan(iv.hi) and iv.n == len(values)
+        assert len(iv.values) == len(values) and iv.log == log
+        for claim in (close("t.c", "s", iv, 1.0, rtol=0.5, basis="theory"),
+                      between("t.b", "s", iv, 0.0, 2.0, basis="theory"),
+                      at_least("t.a", "s", iv, 0.0, basis="theory")):
+            assert claim.verdict == "fails", claim

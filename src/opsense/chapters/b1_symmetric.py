@@ -35,7 +35,7 @@ from ..engine.gd import GDResult, run_gd
 from ..engine.operators import SensingOperator
 from ..engine.problems import Problem, check_problem, instance_seeds, make_problem
 from ..plotting import figure, param_label, plot_curves
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "FLOOR", "check", "cost", "cubic_recursion", "cubic_tail", "cubic_bound_excess",
            "redundant_singular_values", "tail_constant", "plateau_ratio_samples", "local_rate_symmetric",
@@ -593,12 +593,6 @@ def _nan_if_unmeasurable(fn, *args, **kwargs) -> float:
         return float("nan")
 
 
-def _interval(values, *, log: bool = False):
-    """:func:`opsense.instance_interval`, or NaN when a value is not finite (a claim on it then fails)."""
-    x = np.asarray(values, dtype=float)
-    if x.size < 2 or not np.all(np.isfinite(x)) or (log and np.any(x <= 0)):
-        return float("nan")
-    return instance_interval(x, log=log)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from ..engine.gd import GDResult, run_gd
 from ..engine.operators import SensingOperator
 from ..engine.problems import LowRankTarget, Problem, instance_seeds, make_problem, psd_problems
 from ..plotting import figure, param_label, plot_curves, value_ticks
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "FLOOR", "C1", "C2", "check", "cost", "horizons", "diagonal_toy", "toy_recursion",
            "toy_rate", "WidthRuns", "ToyRuns", "Rates", "Comparison", "problems", "run_widths", "run_toy",
@@ -384,12 +384,6 @@ def _r2(fit) -> float:
     return fit if isinstance(fit, float) else fit.r2
 
 
-def _interval(values, *, log: bool = False):
-    """:func:`opsense.instance_interval`, or NaN when a value is missing (a claim on it then fails)."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        return float("nan")
-    return instance_interval(values, log=log)
 
 
 def _inside(iv) -> dict:

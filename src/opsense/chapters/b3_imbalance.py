@@ -34,7 +34,7 @@ from ..engine.factors import imbalance, imbalance_increment, initial_factors, re
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, check_factor_pair, check_problem, instance_seeds, psd_problems
 from ..plotting import figure, param_label
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "EPS", "FLOOR", "check", "cost", "horizon", "Setup", "setup", "init_summary", "Runs", "run",
            "IdentityVerification", "verify_identity", "run_identity", "identity_summary", "imbalance_drift",
@@ -215,12 +215,6 @@ def _need(name: str, value, cls):
     return value
 
 
-def _interval(values, *, log: bool = False):
-    """:func:`opsense.instance_interval`, or NaN when a value is missing (a claim on it then fails)."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        return float("nan")
-    return instance_interval(values, log=log)
 
 
 def _inside(iv) -> dict:

@@ -27,7 +27,7 @@ from ..engine.factors import imbalance, initial_factors, rebalance, redundant_im
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import instance_seeds, make_problem
 from ..plotting import STYLE, figure, param_label
-from ..stats import Interval, instance_interval
+from ..stats import instance_interval_or_nan as _iv
 
 __all__ = ["PRESETS", "FLOOR", "check", "cost", "horizons", "Runs", "run", "trigger_summary", "RebalanceReport",
            "rebalance_report", "rebalance_reports", "reports_table", "StepVerification", "verify_step",
@@ -643,13 +643,6 @@ def rates_summary(q: Rates) -> str:
     return "\n".join(lines)
 
 
-def _iv(values, *, log: bool = False):
-    """The instance interval of ``values`` (NaN values make a NaN interval, so that a claim fails)."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        nan = float("nan")
-        return Interval(nan, nan, nan, int(values.size), tuple(float(x) for x in values), 0.95, log)
-    return instance_interval(values, log=log)
 
 
 # ----------------------------------------------------------------------------- the kappa sweep

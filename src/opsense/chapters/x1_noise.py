@@ -32,7 +32,7 @@ from ..config import Cost, gd_cost, parameter_check, regime
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, check_problem, instance_seeds, make_problem
 from ..plotting import figure
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "check", "cost", "horizons", "noise_scale", "noisy_problem", "Floors", "run_floors",
            "MSweep", "run_m_sweep", "Tails", "run_tails", "summary_floors", "summary_m", "summary_tails",
@@ -276,11 +276,6 @@ def cost(P) -> Cost:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _interval(values, *, log: bool = False):
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        return float("nan")
-    return instance_interval(values, log=log)
 
 
 def _fmt(iv) -> str:

@@ -35,7 +35,7 @@ from ..engine.factors import imbalance, initial_factors, redundant_imbalance
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, check_problem, instance_seeds, make_problem, psd_problems
 from ..plotting import figure
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "check", "cost", "horizons", "problems", "RatioRuns", "run_ratios", "pq_step",
            "PQVerification", "verify_pq", "Comparison", "compare", "summary_ratios", "summary_compare",
@@ -200,12 +200,6 @@ def cost(P) -> Cost:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _interval(values, *, log: bool = False):
-    """:func:`opsense.instance_interval`, or NaN when a value is missing (a claim on it then fails)."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        return float("nan")
-    return instance_interval(values, log=log)
 
 
 def _fmt(iv) -> str:

@@ -35,7 +35,7 @@ from ..config import Cost, gd_cost, parameter_check, regime
 from ..engine.gd import GDResult, run_gd
 from ..engine.problems import Problem, instance_seeds, make_problem
 from ..plotting import figure
-from ..stats import Interval, instance_interval
+from ..stats import Interval, instance_interval_or_nan as _iv
 
 __all__ = ["PRESETS", "FLOOR", "check", "cost", "horizons", "problems", "linearized_rate", "escape_prediction",
            "two_stage", "crossing_time",
@@ -320,13 +320,6 @@ def cost(P) -> Cost:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _iv(values, *, log: bool = False):
-    """The instance interval of ``values`` (NaN values make a NaN interval, so that a claim fails)."""
-    values = np.asarray(values, dtype=float).ravel()
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        nan = float("nan")
-        return Interval(nan, nan, nan, int(values.size), tuple(float(x) for x in values), 0.95, log)
-    return instance_interval(values, log=log)
 
 
 def _slopes(x, Y) -> np.ndarray:

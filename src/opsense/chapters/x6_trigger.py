@@ -36,7 +36,7 @@ from ..engine.factors import initial_factors, rebalance
 from ..engine.gd import run_gd
 from ..engine.problems import instance_seeds, make_problem
 from ..plotting import figure
-from ..stats import Interval, instance_interval
+from ..stats import instance_interval_or_nan as _iv
 
 __all__ = ["PRESETS", "CHECK", "check", "cost", "horizons", "problems", "flat_trigger", "rate_trigger",
            "Vanilla", "run_vanilla", "Triggers", "Runs", "run", "sweep_summary", "trigger_summary",
@@ -577,13 +577,6 @@ def run(P) -> Runs:
 
 
 # ----------------------------------------------------------------------------- measurements
-def _iv(values, *, log: bool = False):
-    """The instance interval, or a NaN interval when a value is missing (a claim on it then fails)."""
-    values = np.asarray(values, dtype=float)
-    if values.size < 2 or not np.all(np.isfinite(values)) or (log and np.any(values <= 0)):
-        nan = float("nan")
-        return Interval(nan, nan, nan, int(values.size), tuple(float(x) for x in values), 0.95, log)
-    return instance_interval(values, log=log)
 
 
 def _waste_slopes(runs: Runs):
