@@ -25,6 +25,8 @@ DRIVERS = {
     "x1_noise": (["iters", "iters_tail"], "iters"),
     "x2_start": (["iters", "iters_compare"], "iters"),
     "x3_conditioning": (["iters", "iters_step", "iters_escape"], "iters"),
+    "x4_shape": (["iters", "iters_tail", "iters_rect", "iters_exact"], "iters"),
+    "x5_alpha": (["iters_rate", "iters_floor", "iters_div"], "iters_floor"),
     "x6_trigger": (["iters", "iters_post"], "iters"),
 }
 
