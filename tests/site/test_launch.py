@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,7 +14,9 @@ from sitelib import ROOT, toc_documents
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 REPO = CONFIG["repository"]["url"].rstrip("/")           # https://github.com/OWNER/NAME
-BRANCH = CONFIG["repository"].get("branch", "main")
+# Release builds pin the links to the tag (`make book LAUNCH_REF=vX.Y.Z`; the release workflow
+# checks them with OPSENSE_LAUNCH_REF set to the same tag).
+BRANCH = os.environ.get("OPSENSE_LAUNCH_REF") or CONFIG["repository"].get("branch", "main")
 OWNER_NAME = urlsplit(REPO).path.strip("/")
 NOTEBOOKS = [d for d in toc_documents() if (ROOT / f"{d}.ipynb").is_file()]
 OTHERS = [d for d in toc_documents() if d not in NOTEBOOKS]

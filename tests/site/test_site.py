@@ -156,3 +156,37 @@ def test_linkchecker_internal_links(site):
         proc = subprocess.run([exe, "--no-status", "--no-warnings", str(copy / "index.html")],
                               capture_output=True, text=True, cwd=tmp, timeout=300)
     assert proc.returncode == 0, f"linkchecker found broken links:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+
+
+def test_footer_names_the_build_and_links_the_licences(site):
+    """The footer says which version and commit the site was built from (the Makefile fills it
+    in) and links both licence files."""
+    # A fresh parse: another test removes the <code> elements from the cached soups.
+    root = BeautifulSoup(page(site, DOCS[0]).read_text(encoding="utf-8"), "html.parser")
+    footer = root.select_one(".extra_footer")
+    assert footer is not None, "no extra_footer on the root page"
+    build = footer.select_one(".opsense-build")
+    assert build is not None, "the footer does not name the build (built without the Makefile?)"
+    text = build.get_text(" ", strip=True)
+    assert re.search(r"opsense \d+\.\d+\.\d+", text), text
+    assert re.search(r"commit [0-9a-f]{7,12}|commit unknown", text), text
+    links = {a.get_text(" ", strip=True): a["href"] for a in footer.find_all("a", href=True)}
+    for name, target in (("MIT licence", "LICENSE"), ("CC BY 4.0", "LICENSE-TEXT")):
+        assert name in links and links[name].endswith("/" + target), f"footer: {name} not linked to {target}: {links}"
+
+
+def test_pdf_is_linked_when_built(site):
+    """With TeX (`make test` sets OPSENSE_EXPECT_PDF), `make pdf` runs first and every page's
+    sidebar links the copy of the PDF in the site root; without it no page links a PDF."""
+    pdf = site / "opsense.pdf"
+    expected = os.environ.get("OPSENSE_EXPECT_PDF") == "1"
+    if expected:
+        assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-", "the site has no opsense.pdf (make pdf first)"
+    for doc in DOCS:
+        path = page(site, doc)
+        links = [a["href"] for a in soup_of(path).select(".opsense-pdf-download a[href]")]
+        if pdf.is_file():
+            assert len(links) == 1, f"{doc}: PDF links {links}"
+            assert (path.parent / links[0]).resolve() == pdf.resolve(), f"{doc}: {links[0]} is not the PDF"
+        else:
+            assert not links, f"{doc}: links a PDF that the site does not have: {links}"

@@ -93,10 +93,10 @@ def test_the_build_states_its_version_and_commit(tmp_path, monkeypatch):
     src.mkdir()
     (src / "conf.py").write_text("extensions = ['opsense.tools.sphinxext']\n")
     (src / "index.rst").write_text("Cite\n====\n\n.. opsense-build::\n")
-    monkeypatch.setenv("OPSENSE_COMMIT", "0123abc")
+    monkeypatch.setenv("OPSENSE_BUILD_COMMIT", "0123abc")
     html = _build(src, tmp_path / "out")
     assert f"<strong>{opsense.__version__}</strong>" in html and "0123abc" in html
-    monkeypatch.delenv("OPSENSE_COMMIT")
+    monkeypatch.delenv("OPSENSE_BUILD_COMMIT")
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     version, commit = sphinxext.build_identity(ROOT)
     assert version == opsense.__version__

@@ -59,7 +59,8 @@ class ReportDirective(SphinxDirective):
 def build_identity(root) -> tuple[str, str]:
     """The version of ``opsense`` and the commit of ``root``, as the build states them.
 
-    The commit is the environment variable ``OPSENSE_COMMIT`` when set (release builds), otherwise
+    The commit is the environment variable ``OPSENSE_BUILD_COMMIT`` when set (the Makefile sets it for
+    every build, and its footer line names the same commit), otherwise
     ``git rev-parse HEAD`` of ``root``, with ``" + local changes"`` when tracked files differ from it.
 
     Parameters
@@ -77,7 +78,7 @@ def build_identity(root) -> tuple[str, str]:
 
     from .. import __version__
 
-    given = os.environ.get("OPSENSE_COMMIT", "").strip()
+    given = os.environ.get("OPSENSE_BUILD_COMMIT", "").strip()
     if given:
         return __version__, given
     try:
