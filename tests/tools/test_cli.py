@@ -51,7 +51,8 @@ def test_list_shows_every_chapter_with_its_parameters(capsys):
             assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(shown)}\s", out, re.M), (ch.name, p.name)
             presets = ch.preset_values(p.name)
             if presets and p.default is None:  # the presets' values are shown, not the cell's None
-                assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(shown)}\s+{re.escape(repr(presets['book']))}",
+                start = repr(presets["book"])[:16]   # a long value wraps onto the next lines
+                assert re.search(rf"^  {re.escape(p.name)}\s+{re.escape(shown)}\s+{re.escape(start)}",
                                  out, re.M), (ch.name, p.name)
     too_wide = [line for line in out.splitlines() if len(line) > cli.LIST_WIDTH]
     assert not too_wide, too_wide

@@ -289,7 +289,8 @@ def _cmd_list(args) -> int:
 
 #: ``opsense list`` fits in this many columns.
 LIST_WIDTH = 100
-#: Columns of the parameter table: name, type, value (book; paper), then the help.
+#: Columns of the parameter table: name (at least; wider for a long name), type, value (book;
+#: paper), then the help.
 _NAME_W, _TYPE_W, _VALUE_W = 14, 7, 22
 
 
@@ -310,7 +311,8 @@ def _print_parameters(c) -> None:
     book and paper presets (not the cell's ``None``), and its help wrapped under the help column."""
     import textwrap
 
-    head = "  " + "name".ljust(_NAME_W) + "type".ljust(_TYPE_W) + "value (book; paper)".ljust(_VALUE_W)
+    name_w = max([_NAME_W] + [len(p.name) + 1 for p in c.parameters])
+    head = "  " + "name".ljust(name_w) + "type".ljust(_TYPE_W) + "value (book; paper)".ljust(_VALUE_W)
     print(head + "help")
     col = " " * len(head)
     help_width = LIST_WIDTH - len(col)
@@ -324,9 +326,9 @@ def _print_parameters(c) -> None:
         help_ = p.help.replace(" (None: the preset's)", "").replace("(None: the preset's)", "").strip()
         if p.name in _catalog().RESERVED:
             help_ += " (set by opsense run: the --out folder)"
-        left = "  " + p.name.ljust(_NAME_W - 1) + " " + _short_type(p.type).ljust(_TYPE_W - 1) + " "
+        left = "  " + p.name.ljust(name_w - 1) + " " + _short_type(p.type).ljust(_TYPE_W - 1) + " "
         lines = textwrap.wrap(help_, width=help_width) or [""]
-        if len(value) < _VALUE_W and len(left) + _VALUE_W == len(col):
+        if len(value) < _VALUE_W:   # (len(left) + _VALUE_W is the help column)
             print(left + value.ljust(_VALUE_W) + lines[0])
             rest = lines[1:]
         else:  # a long value gets its own line(s), the help follows under the help column
