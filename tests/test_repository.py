@@ -73,6 +73,9 @@ def test_chapter_is_committed_executed_and_listed(path):
     assert None not in counts, f"{path.name}: cells not executed; run `make execute NB=book/{path.name}`"
     assert counts == list(range(1, len(code) + 1)), f"{path.name}: not executed top to bottom: {counts}"
     assert not any(o.output_type == "error" for c in code for o in c.outputs), f"{path.name}: error output"
+    stderr = [i for i, c in enumerate(code) for o in c.outputs if o.get("name") == "stderr"]
+    assert not stderr, (f"{path.name}: code cells {stderr} print to stderr (a warning on the page, and a "
+                        "path that differs on every machine for nbval); fix the cause and re-execute")
     assert "papermill" not in nb.metadata, f"{path.name}: papermill metadata (never run papermill over book/)"
     tags = [c.metadata.get("tags", []) for c in code]
     assert not any("injected-parameters" in t for t in tags), f"{path.name}: papermill's injected cell"

@@ -1219,14 +1219,15 @@ def plot_rect(rect: RectRuns):
     axes[0].set(xscale="log", xlabel="n₂ / n₁", ylabel="λ / α²",
                 title="imbalance of the start (points: λmin(Δ₀))")
     axes[0].legend(fontsize=7)
-    for vals, style, label in ((rect.rate_exact, "k^-", "k = r rate"),
-                               (rect.rate[:, -1], "C0o-", f"k > r, opsense start, α = {rect.alphas[-1]:g}"),
-                               (rect.rate_common, "C3s-", "k > r, common-variance start")):
+    for vals, color, marker, label in ((rect.rate_exact, "k", "^", "k = r rate"),
+                                       (rect.rate[:, -1], "C0", "o",
+                                        f"k > r, opsense start, α = {rect.alphas[-1]:g}"),
+                                       (rect.rate_common, "C3", "s", "k > r, common-variance start")):
         for col in vals.T:
-            axes[1].plot(a, col, style[:-1], color=style[:2] if style[0] == "C" else "k", alpha=0.3, ms=4, ls="none")
+            axes[1].plot(a, col, marker=marker, color=color, alpha=0.3, ms=4, ls="none")
         with np.errstate(all="ignore"):
             gm = np.exp(np.nanmean(np.log(np.where(vals > 0, vals, np.nan)), axis=1))
-        axes[1].plot(a, gm, style, label=label + " (geometric mean)")
+        axes[1].plot(a, gm, marker=marker, color=color, ls="-", label=label + " (geometric mean)")
     axes[1].set(xscale="log", yscale="log", xlabel="n₂ / n₁", ylabel="rate per iteration (points: instances)",
                 title=f"rectangular shapes, n₁ = {rect.n1}")
     axes[1].legend(fontsize=7)
