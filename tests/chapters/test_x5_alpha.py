@@ -83,11 +83,11 @@ def test_cost_is_positive_and_doubles_with_the_horizons():
     assert ch.cost(ops.config.merge("paper", ch.PRESETS)).work > ch.cost(P).work
 
 
-def _rate_runs(rate, law, exact):
+def _rate_runs(rate, law, exact, opfac=None):
     I, A = rate.shape
     alphas = np.array([0.3, 0.42, 0.85, 1.2, 2.4])[:A]
     z = np.ones((I, A))
-    return ch.RateRuns(alphas, rate, z, law, z, z, exact, z, [], 0.1)
+    return ch.RateRuns(alphas, rate, z, law, z, z, exact, z, [], 0.1, opfac)
 
 
 def _divergence(ratio):
@@ -138,6 +138,32 @@ def test_rate_claims_on_synthetic_inputs():
                                       _floor_runs(hit, floor))}
     assert bad["x5.rate-below-exact"].verdict == "fails" and bad["x5.rate-declines"].verdict == "fails"
     assert bad["x5.two-mode-law"].verdict == "fails" and bad["x5.divergence-above-edge"].verdict == "fails"
+
+
+def test_two_mode_law_tolerance_is_the_operators_measured_spread():
+    """The paired law ratio may stray from 1 as far as the operator's own factor differs between the two
+    ends' late errors (never less than TOL_LAW); a ratio beyond that, or an unbroken alpha^2 law, fails."""
+    alphas = np.array([0.3, 0.42, 0.85, 1.2, 2.4])
+    law = np.tile(-2 * np.log1p(-0.1 * np.minimum(0.5 * alphas ** 2, 0.3)), (5, 1))
+    opfac = np.full((5, 5), 0.45)
+    opfac[:, -1] = 0.45 * np.array([1.10, 1.20, 1.15, 1.25, 1.05])   # spread 0.25
+    div = _divergence([1.5] * 5)
+    hit, floor = _model()
+    fr = _floor_runs(hit, floor)
+
+    def verdict(shift, op):
+        rate = 0.6 * law.copy()
+        rate[:, -1] *= shift * (1 + 0.005 * np.arange(5))
+        runs = _rate_runs(rate, law, np.full(5, 1.0), op)
+        return {c.id: c for c in ch.claims(runs, div, fr)}["x5.two-mode-law"]
+
+    assert ch.law_tolerance(_rate_runs(0.6 * law, law, np.ones(5), opfac)) == pytest.approx(0.25)
+    assert ch.law_tolerance(_rate_runs(0.6 * law, law, np.ones(5))) == ch.TOL_LAW    # not measured
+    assert verdict(1.15, None).verdict == "fails"          # 1.15 is outside 1 +- 0.1 ...
+    claim = verdict(1.15, opfac)
+    assert claim.verdict == "holds" and claim.hi == pytest.approx(1.25)   # ... inside the measured spread
+    assert verdict(1.4, opfac).verdict == "fails"          # beyond the operator's spread
+    assert verdict(10.0, opfac).verdict == "fails"         # an unbroken alpha^2 law
 
 
 def test_floor_and_tradeoff_on_the_model_and_against_smaller_is_better():

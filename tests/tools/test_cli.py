@@ -41,6 +41,26 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 
 # ----------------------------------------------------------------------------- the command line
+def test_list_states_each_presets_wall_time_from_the_records(capsys):
+    """The ``preset`` row's help gives every preset's wall time as the records give it (measured, or
+    scaled from a measured preset), not a hand-written one; the notebooks' comments state none."""
+    from opsense.tools import costs
+
+    recorded = costs.all_recorded(ROOT)
+    for ch in CHAPTERS:
+        est = cli._preset_costs(ch, recorded)
+        if not est or any(e.seconds is None for e in est.values()):
+            continue
+        code, out, _ = run_cli(capsys, "list", ch.name)
+        assert code == 0
+        flat = " ".join(out.split())
+        for name, e in est.items():
+            word = "measured" if e.measured else "estimated"
+            assert f'"{name}" {word} about {costs.duration(e.seconds)}' in flat, (ch.name, name)
+        preset = next(p for p in ch.parameters if p.name == "preset")
+        assert not re.search(r"\babout \d", preset.help), f"{ch.name}: a hand-written time in the preset comment"
+
+
 def test_list_shows_every_chapter_with_its_parameters(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0

@@ -283,7 +283,7 @@ def _cmd_list(args) -> int:
                 f"{p} {e.text()}" + (" (measured in the last full re-run)" if e.measured
                                      else " (estimated)" if e.seconds is not None else "")
                 for p, e in est.items()), indent="  ", hang="        ")
-        _print_parameters(c)
+        _print_parameters(c, est)
     return EXIT_OK
 
 
@@ -306,9 +306,21 @@ def _short_type(t: str) -> str:
     return t[len("Optional["):-1] if t.startswith("Optional[") and t.endswith("]") else (t or "?")
 
 
-def _print_parameters(c) -> None:
+def _preset_help(help_: str, est: dict) -> str:
+    """The ``preset`` parameter's help, with each preset's wall time from the records (measured, or
+    scaled from another preset's measurement), so the stated cost is never a stale hand-written one."""
+    from . import costs
+
+    times = [f'"{name}" {"measured" if e.measured else "estimated"} about {costs.duration(e.seconds)}'
+             for name, e in est.items() if e.seconds is not None]
+    help_ = help_.replace(" (wall times: opsense list)", "")
+    return help_ + ("; wall time: " + ", ".join(times) if times else "")
+
+
+def _print_parameters(c, est: dict | None = None) -> None:
     """The parameter table of one chapter in :data:`LIST_WIDTH` columns: each parameter's value in the
-    book and paper presets (not the cell's ``None``), and its help wrapped under the help column."""
+    book and paper presets (not the cell's ``None``), and its help wrapped under the help column; the
+    ``preset`` row states each preset's wall time (``est``: :func:`_preset_costs`)."""
     import textwrap
 
     name_w = max([_NAME_W] + [len(p.name) + 1 for p in c.parameters])
@@ -326,6 +338,8 @@ def _print_parameters(c) -> None:
         help_ = p.help.replace(" (None: the preset's)", "").replace("(None: the preset's)", "").strip()
         if p.name in _catalog().RESERVED:
             help_ += " (set by opsense run: the --out folder)"
+        if p.name == "preset" and est:
+            help_ = _preset_help(help_, est)
         left = "  " + p.name.ljust(name_w - 1) + " " + _short_type(p.type).ljust(_TYPE_W - 1) + " "
         lines = textwrap.wrap(help_, width=help_width) or [""]
         if len(value) < _VALUE_W:   # (len(left) + _VALUE_W is the help column)
