@@ -1,5 +1,6 @@
 """Chapter x4_shape: the threshold, the Wilson interval, the redundant basis, the checks, the cost and the claims."""
 
+import dataclasses
 import math
 import warnings
 
@@ -163,6 +164,23 @@ def test_claims_fail_on_inputs_against_the_mechanism():
     # the threshold claims fail when the samples sit well above the predicted edge everywhere
     v = _verdicts(ch.claims(_samples(shift=30.0), _large(law), _tail(), _rect()))
     assert v["x4.above-threshold-50"] == "fails" and v["x4.at-threshold-50"] == "fails"
+
+
+def test_redundant_positive_is_a_fraction_that_fails_when_most_compressions_are_not_positive():
+    law = lambda a, lam, lam0: 2 * 0.1 * a ** 2 * lam  # noqa: E731
+    lr = _large(law)
+
+    def verdict(lam_red_neg):
+        lam_red = lr.lam_red.copy()
+        lam_red[-1, ~lr.positive] = lam_red_neg
+        runs = dataclasses.replace(lr, lam_red=lam_red)
+        return {c.id: c for c in ch.claims(_samples(), runs, _tail(), _rect())}["x4.redundant-positive"]
+
+    assert verdict([0.1, 0.2, 0.1, 0.3, 0.2]).verdict == "holds"
+    one = verdict([0.1, 0.2, -0.005, 0.3, 0.2])   # one of five: consistent with "nearly all"
+    assert one.verdict == "holds" and one.measured == pytest.approx(0.8)
+    assert verdict([0.1, -0.2, -0.005, 0.3, 0.2]).verdict == "fails"    # two of five are not
+    assert verdict([-0.1, -0.2, -0.1, -0.3, -0.2]).verdict == "fails"   # the law of Delta_0 with k columns
 
 
 def test_evaluate_on_a_small_run():

@@ -39,7 +39,7 @@ from ..stats import Interval, instance_interval_or_nan as _interval
 
 __all__ = ["PRESETS", "check", "cost", "horizons", "problems", "RatioRuns", "run_ratios", "pq_step",
            "PQVerification", "verify_pq", "Comparison", "compare", "summary_ratios", "summary_compare",
-           "glue_values", "claims", "plot_ratios", "plot_compare", "evaluate"]
+           "glue_values", "linear_floor", "claims", "plot_ratios", "plot_compare", "evaluate"]
 
 #: Parameter sets: ``book`` (n 20, about 20 s on an idle machine) and ``paper`` (n 50, r 3, the size of
 #: paper B's experiments). ``iters`` and ``iters_compare`` are the horizons of the ratio sweep and of the
@@ -605,6 +605,18 @@ def glue_values(runs: RatioRuns, cmp: Comparison) -> dict:
     return out
 
 
+def linear_floor(cmp: Comparison) -> float:
+    """Lower end of the "linear" band of the general-operator rate ratio: the midpoint
+    ``(1 + mean(ratio_power)) / 2`` between linear convergence (ratio 1) and any power law on the same window,
+    so that "linear" means closer to linear than to every power law.
+
+    Parameters
+    ----------
+    cmp : Comparison
+    """
+    return float((1.0 + np.mean(cmp.ratio_power)) / 2.0)
+
+
 def claims(runs: RatioRuns, cmp: Comparison) -> list[Claim]:
     """The chapter's claims (the page states the basis of each tolerance).
 
@@ -627,6 +639,7 @@ def claims(runs: RatioRuns, cmp: Comparison) -> list[Claim]:
                              tolerance=f"1 ±{TOL_PAIRED:g}: rate = 2 eta c lambda_min(Q^T Delta_0 Q) with c set by "
                                        "the operator, not by the ratio"))
     small = float(runs.ratios.min())
+    linear_lo = linear_floor(cmp)
     out += [
         close("x2.rate-follows-delta0", f"ratio {small:.3g} against 1/3: rate / lambda_min(Delta_0), paired per instance",
               _interval(p["c0_small"]), 1.0, atol=TOL_PAIRED, basis="theory", form="paired-ratio", test="inside",
@@ -659,9 +672,11 @@ def claims(runs: RatioRuns, cmp: Comparison) -> list[Claim]:
         at_most("x2.variant-residual-sublinear", "(X0, X0/3) on the symmetric operator: rate ratio of the residual",
                 _interval(cmp.ratio_variant_residual), 1.0 - TOL_LINEAR, basis="derived-on-page", test="inside",
                 tolerance=f"below the linear band 1 ±{TOL_LINEAR:g} (the P, Q form has no imbalance to help)"),
-        close("x2.variant-linear-general-operator", "(X0, X0/3) on a general operator: rate ratio of the error",
-              _interval(cmp.ratio_general), 1.0, atol=TOL_LINEAR, basis="theory", test="inside",
-              tolerance=f"linear: 1 ±{TOL_LINEAR:g} (slower redundant modes still decaying)"),
+        between("x2.variant-linear-general-operator", "(X0, X0/3) on a general operator: rate ratio of the error",
+                _interval(cmp.ratio_general), linear_lo, 1.0 + TOL_LINEAR, basis="theory", test="inside",
+                tolerance=f"linear, not a power law: inside [{linear_lo:.3f}, {1 + TOL_LINEAR:g}], the lower end "
+                          f"halfway between linear (1) and any power law ({np.mean(cmp.ratio_power):.3f}) on the "
+                          "same window (slower redundant modes still decaying keep it a few % below 1)"),
         at_most("x2.general-vs-xxt", "final error, FG^T (general operator) / XX^T, paired per instance",
                 _interval(cmp.final_general / cmp.final_sym, log=True), 1e-2, basis="specification",
                 form="paired-ratio", test="inside", tolerance="two orders of magnitude or more"),
