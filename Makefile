@@ -235,6 +235,7 @@ pdf: $(STAMP)
 	  exit 1; fi
 	rm -rf $(PDF_OUT)
 	@$(call config,off)
+	@mkdir -p _build/static  # html_static_path (MathJax for the site; the LaTeX build needs none of it)
 	$(BIN)/jupyter-book build --all -W -n --keep-going --builder latex \
 	  --config $(BUILD)/config/_config.off.yml --path-output $(PDF_OUT) .
 	cd $(PDF_LATEX) && latexmk -xelatex -interaction=nonstopmode -halt-on-error -file-line-error \

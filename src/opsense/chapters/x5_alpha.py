@@ -18,7 +18,7 @@ initialization re-drawn, :func:`opsense.instance_seeds`):
   :math:`\\eta\\lambda_{\\max}` of the Gauss-Newton curvature at the start reaches 2 (:func:`edge_curvature`).
 * **The test error against alpha** (:func:`run_floor`). In paper A's regime
   (``m_a < n^2``, ``k_a >= n``): the relative test error at the convergence time
-  (:func:`opsense.analysis.settle_index`, as chapter ``a1_generalization``) of the imbalanced start,
+  (``opsense.analysis.settle_index``, as chapter ``a1_generalization``) of the imbalanced start,
   its log-log slope, and the same for paper A's equal-scale start on the same instances.
 * **The fastest alpha to a target test error** (same runs): the first recorded time at which the
   test error is ``<= target``, its minimizer :math:`\\alpha_{\\rm best}`, the crossing
@@ -679,7 +679,7 @@ class FloorRuns:
     alphas_random : ndarray of shape (R,)
         Scales of the equal-scale start (paper A's).
     floor, floor_random : ndarray of shape (I, A), (I, R)
-        Relative test error at the convergence time (:func:`opsense.analysis.settle_index`; at the horizon
+        Relative test error at the convergence time (``opsense.analysis.settle_index``; at the horizon
         where a run did not settle).
     t_conv : ndarray of shape (I, A)
         Convergence times (``-1``: not settled).

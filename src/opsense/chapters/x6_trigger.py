@@ -431,7 +431,7 @@ class Triggers:
     """Where each firing point fired and what followed, per instance.
 
     Rows of every ``(I, Q)`` array are instances; columns the firing points: one per epsilon (in the order
-    of ``epsilons``), then ``"flat"`` and ``"rate"`` (see :attr:`labels`).
+    of ``epsilons``), then ``"flat"`` and ``"rate"`` (see ``labels``).
 
     Attributes
     ----------

@@ -6,7 +6,7 @@
                        [--record FILE] [--yes]
 
 The spec ``book/robustness.yml`` lists, per chapter, the parameter sets to test: the book preset
-over ``seeds`` (at least :data:`MIN_SEEDS` seeds), and a few other sets inside the chapter's
+over ``seeds`` (at least ``MIN_SEEDS`` seeds), and a few other sets inside the chapter's
 stated regime, each over ``other_seeds``. Every (chapter, set) is one ``opsense sweep``
 (:mod:`opsense.tools.sweep`: every point validated by the chapter's own rules before anything
 starts, resumable, one row per point and claim) into ``DIR/<chapter>/<set>/`` (default
@@ -102,7 +102,7 @@ def load_spec(root) -> dict:
     Raises
     ------
     RobustnessError
-        A missing or malformed spec, fewer than :data:`MIN_SEEDS` book-preset seeds, a set that is
+        A missing or malformed spec, fewer than ``MIN_SEEDS`` book-preset seeds, a set that is
         not a mapping of parameter names.
     """
     import yaml

@@ -13,7 +13,7 @@ the caption) shows a figure of a committed chapter: the PNG output of the cell t
 ``FIGURE``. Both read the committed notebook and declare it a dependency of the page.
 
 ``{opsense-build}`` states the version of the package and the commit the site was built from
-(:func:`build_identity`), for the "How to cite" page; the page is re-read on every build.
+(``build_identity``), for the "How to cite" page; the page is re-read on every build.
 
 Configuration (``_config.yml`` -> ``sphinx: config:``): ``opsense_book_root`` (default: the
 source folder) and ``opsense_record`` (default: ``book/reproduction.json`` under the root).
