@@ -81,6 +81,10 @@ def test_chapter_is_committed_executed_and_listed(path):
     assert not any("injected-parameters" in t for t in tags), f"{path.name}: papermill's injected cell"
     assert sum("parameters" in t for t in tags) == 1, f"{path.name}: needs exactly one cell tagged parameters"
     assert f"book/{path.stem}" in _toc_files(), f"{path.name} is not listed in _toc.yml"
+    title = next((line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                  if line.startswith("# ")), "")
+    assert "$" not in title, (f"{path.name}: the title {title!r} has math; it is shown as raw TeX in the "
+                              "sidebar of every page that loads no MathJax (write the symbol in Unicode)")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

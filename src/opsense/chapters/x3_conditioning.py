@@ -94,6 +94,11 @@ TOL_LINEAR, TOL_SIGMA, TOL_ALPHA, TOL_CONST = 0.03, 0.1, 0.1, 0.15
 #: time against 1/ln(1 + eta sigma_r) (the head start changes it by O(b_1 eta sigma_1(A*y)) in ratio);
 #: the last value against 1/ln(1 + eta sigma_r) at the largest kappa (the naive law).
 TOL_FIRST, TOL_STAGED, TOL_SCALING, TOL_LAST = 0.05, 0.1, 0.1, 0.1
+#: Why the head-start prediction is not expected to hold from the third value on (measured at the paper preset).
+HEAD_START_BEYOND_2 = ("measured at the paper preset (r = 3): value 3 takes 1.29, 2.14 and 4.84 times the predicted "
+                       "slope at kappa 5, 10 and 20 (1.05 at kappa 2); the prediction assumes that value 3 already "
+                       "grows along the target's direction at sigma~_3 while value 2 is learned, which we have not "
+                       "checked where sigma_3 is small")
 #: The one-step gap's slope against kappa (as chapter b4_one_step: the operator's curvature differs on the
 #: two slow modes; excludes the paper's 0).
 TOL_GAP = 0.25
@@ -985,7 +990,8 @@ def claims(q: Rates, esc: Escape, st: Step) -> list[Claim]:
                              _iv(esc.ratio_staged[j, :, i]), 1.0, rtol=TOL_STAGED, basis="derived-on-page",
                              form="paired-ratio",
                              tolerance=f"1 ±{TOL_STAGED:g}: the two stages of the prediction meet over O(1/(eta "
-                                       "sigma_1)) steps per unit of ln(1/alpha), a few % of b_1"))
+                                       "sigma_1)) steps per unit of ln(1/alpha), a few % of b_1",
+                             expected_failure=HEAD_START_BEYOND_2 if i >= 2 else None))
     out.append(close("x3.last-value-scaling",
                      "log-log slope of the last value's learning-time slope against 1/ln(1 + eta sigma_r), over kappa",
                      _iv(esc.last_scaling), 1.0, atol=TOL_SCALING, basis="derived-on-page", form="scaling",
