@@ -238,6 +238,12 @@ def configure(chapter, preset: str = "book", *, results_dir=None, **given) -> Pa
     Returns
     -------
     Parameters
+
+    Notes
+    -----
+    When the environment variable ``OPSENSE_BLAS_THREADS`` is set (``opsense run`` sets it for
+    the chapters' kernels, ``opsense sweep`` for its workers), NumPy's BLAS is limited to that
+    many threads (:func:`opsense.blas.limit_threads`).
     """
     presets = getattr(chapter, "PRESETS", None)
     check = getattr(chapter, "check", None)
@@ -245,4 +251,9 @@ def configure(chapter, preset: str = "book", *, results_dir=None, **given) -> Pa
         raise ValueError(f"chapter must be a chapter module with PRESETS and check(P), got {chapter!r}")
     P = merge(preset, presets, results_dir=results_dir, **given)
     check(P)
+    from . import blas
+
+    threads = blas.threads_from_env()    # set by ``opsense run --threads`` and the sweep's workers
+    if threads is not None:
+        blas.limit_threads(threads)
     return P

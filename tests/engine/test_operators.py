@@ -112,3 +112,49 @@ def test_from_matrix_copies_freezes_and_refuses_degenerate_input():
         ops.SensingOperator.from_matrix(np.zeros((4, 6)), 2, 3)
     with pytest.raises(ValueError, match="complex"):
         ops.SensingOperator.from_matrix(np.ones((4, 6)) * 1j, 2, 3)
+
+
+@pytest.mark.parametrize("build", ["gaussian", "matrix"])
+def test_packed_symmetric_operator_matches_the_dense_one(build):
+    """The packed form (upper triangle, off-diagonal doubled) applies the same operator to 1e-12."""
+    from opsense.engine.operators import pack_symmetric, unpack_symmetric
+
+    n, m = 9, 300
+    op = ops.SensingOperator.gaussian(m, n, n, symmetric=True, seed=3)
+    if build == "matrix":
+        op = ops.SensingOperator.from_matrix(op.matrix, n, n)
+    assert op.symmetric and op.packed.shape == (m, n * (n + 1) // 2) and not op.packed.flags.writeable
+    rng = np.random.default_rng(0)
+    for X in (rng.standard_normal((n, n)), rng.standard_normal((4, n, n))):   # not symmetric: its symmetric part
+        dense = op.forward(X)
+        packed = pack_symmetric(X) @ op.packed.T
+        assert np.max(np.abs(packed - dense)) <= 1e-12 * np.max(np.abs(dense))
+    z = rng.standard_normal((3, m))
+    dense, packed = op.adjoint(z), unpack_symmetric(z @ op.packed, n)
+    assert np.array_equal(packed, np.swapaxes(packed, 1, 2))                 # exactly symmetric
+    assert np.max(np.abs(packed - dense)) <= 1e-12 * np.max(np.abs(dense))
+    assert op.packed is op.packed                                              # built once
+    assert ops.SensingOperator.gaussian(m, n, n, seed=3).packed is None        # not symmetric
+    assert ops.SensingOperator.identity(n, n).packed is None
+
+
+def test_packed_operator_is_built_without_a_copy_of_the_dense_one():
+    import tracemalloc
+
+    n, m = 30, 2500                                                            # dense 18 MB, several blocks
+    op = ops.SensingOperator.gaussian(m, n, n, symmetric=True, seed=0)
+    tracemalloc.start()
+    packed = op.packed
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert packed.nbytes <= peak <= 1.1 * packed.nbytes
+    assert 2 * packed.nbytes < op.matrix.nbytes * 1.05                        # about half the bytes
+
+
+def test_pack_and_unpack_refuse_bad_shapes():
+    from opsense.engine.operators import pack_symmetric, unpack_symmetric
+
+    with pytest.raises(ValueError, match="X must have shape"):
+        pack_symmetric(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="z must have shape"):
+        unpack_symmetric(np.ones(5), 3)

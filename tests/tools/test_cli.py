@@ -110,6 +110,8 @@ def _first(kind: str):
     (["run", NAMES[0], "--out", str(ROOT / "book" / "out")], r"inside the book's sources"),
     (["report", "no_such_folder"], r"no_such_folder is not a folder"),
     (["report"], r"run `opsense run --all` first"),
+    (["run", NAMES[0], "--threads", "0"], r"--threads must be an integer in \[1, \d+\] \(this machine's cores\), got 0"),
+    (["run", NAMES[0], "--threads", "100000"], r"--threads must be an integer in \[1, \d+\]"),
 ])
 def test_wrong_command_lines_are_refused_before_any_kernel(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv)

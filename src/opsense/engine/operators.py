@@ -9,6 +9,12 @@ float64 array ``matrix`` of shape ``(m, n1*n2)`` whose row ``i`` is
 * ``adjoint(z)``  :math:`= \\mathcal A^*(z) = \\sum_i z_i A_i` is one more,
 * ``normal(X)``   :math:`= \\mathcal A^*\\mathcal A(X)`.
 
+A symmetric operator (every :math:`A_i` symmetric) also has a **packed** form,
+:attr:`SensingOperator.packed`: the ``n(n+1)/2`` independent entries of each :math:`A_i`
+(its upper triangle, off-diagonal entries doubled), half the bytes and flops of ``matrix``.
+The engine applies symmetric operators in that form (:func:`pack_symmetric`,
+:func:`unpack_symmetric`).
+
 The Gaussian operator has i.i.d. :math:`\\mathcal N(0, 1/m)` entries, so
 :math:`\\mathbb E\\,\\mathcal A^*\\mathcal A = \\mathrm{Id}` (the normalisation of both
 papers, which write :math:`\\mathcal A(X)=m^{-1/2}(\\langle A_i,X\\rangle)` with
@@ -22,7 +28,7 @@ import numpy as np
 
 from .. import _validate as v
 
-__all__ = ["SensingOperator"]
+__all__ = ["SensingOperator", "packed_index", "pack_symmetric", "unpack_symmetric"]
 
 
 class SensingOperator:
@@ -53,6 +59,7 @@ class SensingOperator:
         self.m = n1 * n2 if matrix is None else matrix.shape[0]
         self.symmetric = symmetric
         self.kind = kind
+        self._packed = None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -132,6 +139,31 @@ class SensingOperator:
             sym = bool(np.array_equal(a3, a3.transpose(0, 2, 1)))
         return cls(a, n1, n2, symmetric=sym, kind="matrix")
 
+    @property
+    def packed(self) -> np.ndarray | None:
+        """The packed form of a symmetric operator, ``(m, n(n+1)/2)``; ``None`` otherwise.
+
+        Row ``i`` holds the upper triangle of :math:`A_i` (row-major, ``j <= l``, the order of
+        :func:`packed_index`) with the off-diagonal entries doubled, so that
+        :math:`\\langle A_i, X\\rangle` is ``packed[i] @ pack_symmetric(X)`` for any ``X`` (both
+        scalings are by 1 or 2, exact in floating point). Built once at first use, row block by
+        row block (no transient copy of ``matrix``), then kept (read-only) beside it.
+        """
+        if not self.symmetric or self.matrix is None:
+            return None
+        if self._packed is None:
+            n = self.shape[0]
+            iu, _, diag = packed_index(n)
+            weight = np.where(diag, 1.0, 2.0)
+            out = np.empty((self.m, iu.size))
+            step = max(1, (1 << 20) // max(1, n * n))          # about 8 MB of rows at a time
+            for i in range(0, self.m, step):
+                np.take(self.matrix[i:i + step], iu, axis=1, out=out[i:i + step], mode="clip")  # unbuffered
+                out[i:i + step] *= weight
+            out.flags.writeable = False
+            self._packed = out
+        return self._packed
+
     # ------------------------------------------------------------------ application
     def _check_stack(self, name, x, tail):
         x = np.asarray(x, dtype=np.float64)
@@ -181,3 +213,79 @@ class SensingOperator:
 
     def __repr__(self) -> str:
         return f"SensingOperator(kind={self.kind!r}, m={self.m}, shape={self.shape})"
+
+
+_INDEX_CACHE: dict = {}
+
+
+def packed_index(n: int):
+    """Indices of the packed (upper-triangular) coordinates of ``n x n`` matrices.
+
+    Parameters
+    ----------
+    n : int
+
+    Returns
+    -------
+    upper, lower : ndarray of int, shape (n(n+1)/2,)
+        Row-major flat indices of the entries ``(j, l)``, ``j <= l``, and of their mirrors ``(l, j)``.
+    diagonal : ndarray of bool, shape (n(n+1)/2,)
+        Which packed coordinates are diagonal entries.
+    """
+    n = v.integer("n", n, minimum=1)
+    if n not in _INDEX_CACHE:
+        j, l = np.triu_indices(n)
+        _INDEX_CACHE[n] = (j * n + l, l * n + j, j == l)
+    return _INDEX_CACHE[n]
+
+
+def pack_symmetric(X) -> np.ndarray:
+    """Packed coordinates of the symmetric part of ``X``: ``(X + X^T)/2`` on ``j <= l``.
+
+    With :attr:`SensingOperator.packed`, ``packed @ pack_symmetric(X)`` equals
+    :math:`\\mathcal A(X)` for a symmetric operator (up to the order of summation).
+
+    Parameters
+    ----------
+    X : array of shape (n, n) or (B, n, n)
+
+    Returns
+    -------
+    ndarray of shape (n(n+1)/2,) or (B, n(n+1)/2)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim not in (2, 3) or X.shape[-1] != X.shape[-2]:
+        raise ValueError(f"X must have shape (n, n) or (B, n, n), got {X.shape}")
+    upper, lower, _ = packed_index(X.shape[-1])
+    flat = X.reshape(X.shape[:-2] + (-1,))
+    out = np.take(flat, upper, axis=-1)
+    out += np.take(flat, lower, axis=-1)
+    out *= 0.5
+    return out
+
+
+def unpack_symmetric(z, n: int) -> np.ndarray:
+    """The symmetric matrix whose adjoint coordinates are ``z``: the inverse step of the adjoint.
+
+    For a symmetric operator, ``r @ packed`` holds :math:`\\mathcal A^*(r)` on ``j <= l`` with
+    the off-diagonal entries doubled; this halves them (exactly) and fills both triangles, so
+    the result is exactly symmetric.
+
+    Parameters
+    ----------
+    z : array of shape (n(n+1)/2,) or (B, n(n+1)/2)
+    n : int
+
+    Returns
+    -------
+    ndarray of shape (n, n) or (B, n, n)
+    """
+    upper, lower, diag = packed_index(n)
+    z = np.asarray(z, dtype=np.float64)
+    if z.shape[-1] != upper.size or z.ndim not in (1, 2):
+        raise ValueError(f"z must have shape ({upper.size},) or (B, {upper.size}), got {z.shape}")
+    half = np.where(diag, z, 0.5 * z)
+    out = np.empty(z.shape[:-1] + (n * n,))
+    out[..., upper] = half
+    out[..., lower] = half
+    return out.reshape(z.shape[:-1] + (n, n))

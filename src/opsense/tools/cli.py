@@ -592,6 +592,24 @@ def _command(args, given, raw, targets) -> str:
     return shlex.join(words)
 
 
+@contextlib.contextmanager
+def _kernel_threads(threads: int):
+    """Give the chapters' kernels (children of this process) ``threads`` BLAS threads."""
+    from ..blas import ENV
+
+    names = (ENV, "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    previous = {k: os.environ.get(k) for k in names}
+    os.environ.update({k: str(threads) for k in names})
+    try:
+        yield
+    finally:
+        for k, val in previous.items():
+            if val is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = val
+
+
 def _cmd_run(args) -> int:
     from ..claims import write_json_atomic
     from . import report
@@ -605,6 +623,9 @@ def _cmd_run(args) -> int:
     plan = _validate_all(targets, given, raw, every=args.all)           # everything is checked before any kernel
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    cpus = os.cpu_count() or 1
+    if not 1 <= args.threads <= cpus:
+        raise UsageError(f"--threads must be an integer in [1, {cpus}] (this machine's cores), got {args.threads}")
     out = _new_folder(Path(args.out) if args.out else _default_folder("all" if args.all else targets[0].name), root,
                       force=args.force)
     record = None
@@ -616,11 +637,16 @@ def _cmd_run(args) -> int:
                 record.exists() and not os.access(record, os.W_OK)):
             raise UsageError(f"--record {args.record}: cannot write there")
     _check_costs(targets, plan, root, yes=args.yes, max_minutes=args.max_minutes)
+    from .. import blas
+
+    loaded = blas.load_warning(cpus)
+    if loaded:
+        _err(loaded)
     command = _command(args, given, raw, targets)
     progress = not args.no_progress
     results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
-    with RunFolder(out, force=args.force) as work:
-        env = report.environment(root)
+    with RunFolder(out, force=args.force) as work, _kernel_threads(args.threads):
+        env = report.environment(root, kernel_threads=args.threads)
         write_json_atomic(work / "environment.json", env)
         for k, ch in enumerate(targets):
             folder = work / ch.name if args.all else work
@@ -798,6 +824,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=30.0, metavar="M",
                    help="estimated run time above which --yes is needed (default 30)")
     p.add_argument("--timeout", type=float, metavar="S", help="limit per cell, seconds (default none)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads of each chapter's kernel (default 1: the book's operators are small, and a "
+                        "second thread stalls on a loaded machine)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 

@@ -55,30 +55,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _blas() -> dict:
-    """BLAS of numpy: threadpoolctl's view when installed, else numpy's build configuration."""
-    out: dict = {}
+def _blas(kernel_threads: int | None = None) -> dict:
+    """NumPy's BLAS as threadpoolctl sees it (:func:`opsense.blas.info`), with the threads the
+    chapters' kernels were given and the thread variables set."""
+    from .. import blas
+
     try:
-        from threadpoolctl import threadpool_info  # optional
-
-        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if libs:
-            i = libs[0]
-            out = {"name": i.get("internal_api", ""), "version": i.get("version") or "",
-                   "threads": i.get("num_threads"), "architecture": i.get("architecture") or "",
-                   "source": "threadpoolctl"}
-    except Exception:  # noqa: BLE001 - optional and best effort
-        out = {}
-    if not out:
-        try:
-            import numpy as np
-
-            cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-            detail = cfg.get("openblas configuration", "")
-            out = {"name": cfg.get("name", ""), "version": cfg.get("version", ""),
-                   "configuration": detail.strip(), "source": "numpy.show_config"}
-        except Exception:  # noqa: BLE001
-            out = {"name": "unknown", "source": "numpy.show_config failed"}
+        out = blas.info()
+    except Exception as err:  # noqa: BLE001 - a record is still written without it
+        out = {"name": "unknown", "source": f"threadpoolctl failed: {type(err).__name__}"}
+    if kernel_threads is not None:
+        out["kernel_threads"] = int(kernel_threads)
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
                if k in os.environ}
     if threads:
@@ -107,19 +94,22 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def environment(root: str | os.PathLike | None = None) -> dict:
+def environment(root: str | os.PathLike | None = None, *, kernel_threads: int | None = None) -> dict:
     """Where and with what numbers are produced now.
 
     Parameters
     ----------
     root : path, optional
         The repository (for its git commit).
+    kernel_threads : int, keyword-only, optional
+        The BLAS threads given to the chapters' kernels (``opsense run --threads``).
 
     Returns
     -------
     dict
         ``date`` (UTC, ISO 8601), ``python``, ``platform``, ``cpu``, ``cpu_count``,
-        ``numpy``, ``blas`` (name, version, configuration or threads),
+        ``numpy``, ``blas`` (:func:`opsense.blas.info`: library, version, kernel in use and the
+        machine's native one, threads; ``kernel_threads``),
         ``matplotlib``, ``opsense``, ``papermill``, ``git`` (commit, dirty) of ``root``.
         No host or user names.
     """
@@ -135,7 +125,7 @@ def environment(root: str | os.PathLike | None = None) -> dict:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
-        "blas": _blas(),
+        "blas": _blas(kernel_threads),
         "matplotlib": _version("matplotlib"),
         "opsense": __version__,
         "papermill": _version("papermill"),
@@ -147,7 +137,10 @@ def environment_rows(env: dict) -> list[tuple[str, str]]:
     """``(label, value)`` rows of an :func:`environment` dict, for tables."""
     blas = env.get("blas") or {}
     blas_text = " ".join(x for x in (blas.get("name", ""), blas.get("version", "")) if x)
-    extra = blas.get("configuration") or (f"{blas.get('threads')} threads" if blas.get("threads") else "")
+    parts = [f"{blas['architecture']} kernel" if blas.get("architecture") else "",
+             (f"{blas['kernel_threads']} thread{'s' if blas['kernel_threads'] != 1 else ''} per chapter"
+              if blas.get("kernel_threads") else f"{blas['threads']} threads" if blas.get("threads") else "")]
+    extra = blas.get("configuration") or ", ".join(x for x in parts if x)
     if extra:
         blas_text += f" ({extra})"
     if blas.get("thread_env"):
@@ -156,7 +149,11 @@ def environment_rows(env: dict) -> list[tuple[str, str]]:
     commit = git.get("commit", "unknown")
     if git.get("dirty"):
         commit += " (with uncommitted changes)"
+    from ..blas import non_native_warning
+
+    kernel_note = non_native_warning(blas)
     return [
+        *([("warning", kernel_note)] if kernel_note else []),
         ("date (UTC)", env.get("date", "")),
         ("git commit", commit),
         ("opsense", env.get("opsense", "")),

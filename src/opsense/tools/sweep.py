@@ -64,6 +64,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import blas
 from ._proc import pid_alive
 
 __all__ = ["SweepError", "Point", "parse_grid", "parse_seeds", "point_id", "plan_points", "wilson_interval",
@@ -73,6 +74,9 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMAT, VERSION = "opsense-sweep", 1
 #: The BLAS/OpenMP thread variables set to 1 in every worker (one thread per worker process).
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Read by :func:`opsense.configure`, which limits the BLAS of a running worker with threadpoolctl
+#: (the variables above act only where NumPy is not loaded yet).
+BLAS_THREADS_ENV = blas.ENV
 #: The z of a two-sided 95% interval.
 Z95 = 1.959963984540054
 #: Fixed columns of the table, in order (the parameters come after ``seed`` as ``param_<name>``).
@@ -361,7 +365,7 @@ def _worker_info() -> dict:
     from .. import __version__
 
     return {"opsense": __version__, "source": _source_fingerprint(), "python": sys.version.split()[0],
-            "blas_env": {k: os.environ.get(k) for k in BLAS_VARS}}
+            "blas_env": {k: os.environ.get(k) for k in (*BLAS_VARS, BLAS_THREADS_ENV)}}
 
 
 def _import(module: str) -> None:
@@ -380,6 +384,7 @@ def _evaluate_point(module: str, preset: str, parameters: dict) -> dict:
     """
     for var in BLAS_VARS:  # effective only where NumPy is not loaded yet; LocalCluster sets them at spawn
         os.environ.setdefault(var, "1")
+    os.environ.setdefault(BLAS_THREADS_ENV, "1")   # configure() limits the BLAS with threadpoolctl
     import traceback
 
     from .. import __version__
@@ -897,6 +902,9 @@ def _check_time(seconds, n_todo, workers, *, yes: bool, max_minutes: float, peak
         print(f"estimated cost: {n_todo} points to run, about {costs.size(peak)} of memory per point"
               + (f", about {costs.duration(seconds)} on {workers} worker{'s' if workers != 1 else ''}" if seconds is not None else
                  ", time unknown (no record of the chapter)"), file=sys.stderr, flush=True)
+    loaded = blas.load_warning()
+    if loaded:
+        print(loaded, file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- running
@@ -928,7 +936,7 @@ def _client(args):
             except (OSError, TimeoutError) as err:
                 raise SweepError(f"--scheduler {args.scheduler}: cannot connect ({err})") from None
         else:
-            env = {var: "1" for var in BLAS_VARS}
+            env = {var: "1" for var in (*BLAS_VARS, BLAS_THREADS_ENV)}
             # The worker processes inherit an ignored SIGINT: a Ctrl-C at the terminal (sent to the whole
             # process group) reaches this command alone, which stops them in order.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,175 @@
+"""The BLAS under NumPy: which library and kernel, how many threads, and how loaded the machine is.
+
+Everything here goes through :mod:`threadpoolctl`, which sees the BLAS that NumPy actually
+loaded (its ``architecture`` is the kernel OpenBLAS chose at run time, e.g. ``"Haswell"`` or
+``"SkylakeX"``), and limits its threads in a running process.
+
+Why one BLAS thread by default. The book's operators are small (a few MB at ``n = 20``); a
+second thread gains little there, and it stalls when another job holds the other core (measured:
+a paper preset ran 4 to 8 times slower with two threads on a loaded 2-core machine). Several
+processes (``opsense sweep``'s workers) each take one thread. ``opsense run --threads N``
+chooses otherwise for the chapters it runs (their kernels read :data:`ENV`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+__all__ = ["ENV", "info", "limit_threads", "native_architecture", "load_warning", "non_native_warning"]
+
+#: Environment variable read by :func:`opsense.configure`: the BLAS threads of a chapter's kernel.
+ENV = "OPSENSE_BLAS_THREADS"
+#: OpenBLAS's override of its run-time kernel choice.
+CORETYPE = "OPENBLAS_CORETYPE"
+#: A machine counts as loaded when its 1-minute load average is at least this times its cores.
+LOADED = 0.75
+
+
+def _blas_libs() -> list[dict]:
+    from threadpoolctl import threadpool_info
+
+    import numpy  # noqa: F401 - load NumPy's BLAS so that threadpoolctl sees it
+
+    return [i for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+def native_architecture() -> str:
+    """The kernel OpenBLAS picks on this machine by itself (without ``OPENBLAS_CORETYPE``).
+
+    Returns
+    -------
+    str
+        E.g. ``"Haswell"``; ``""`` when unknown (not OpenBLAS, or the probe failed).
+    """
+    if CORETYPE not in os.environ:
+        libs = _blas_libs()
+        return (libs[0].get("architecture") or "") if libs else ""
+    env = {k: val for k, val in os.environ.items() if k != CORETYPE}
+    code = ("import json, numpy; from threadpoolctl import threadpool_info; "
+            "print(json.dumps([i.get('architecture') or '' for i in threadpool_info() if i.get('user_api') == 'blas']))")
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+        archs = json.loads(out.strip().splitlines()[-1])
+        return archs[0] if archs else ""
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return ""
+
+
+def info() -> dict:
+    """The BLAS NumPy uses now.
+
+    Returns
+    -------
+    dict
+        ``name`` (threadpoolctl's ``internal_api``, e.g. ``"openblas"``), ``version``,
+        ``architecture`` (the kernel in use), ``native_architecture`` (the one this machine gets
+        without ``OPENBLAS_CORETYPE``), ``coretype`` (that variable's value, or ``""``),
+        ``threads`` (the current limit), ``threading_layer`` and ``source`` (``"threadpoolctl"``).
+        ``{"name": "unknown", ...}`` when no BLAS is visible.
+    """
+    libs = _blas_libs()
+    if not libs:
+        return {"name": "unknown", "version": "", "architecture": "", "native_architecture": "",
+                "coretype": os.environ.get(CORETYPE, ""), "threads": None, "threading_layer": "",
+                "source": "threadpoolctl"}
+    i = libs[0]
+    arch = i.get("architecture") or ""
+    return {"name": i.get("internal_api", ""), "version": i.get("version") or "", "architecture": arch,
+            "native_architecture": native_architecture() if CORETYPE in os.environ else arch,
+            "coretype": os.environ.get(CORETYPE, ""), "threads": i.get("num_threads"),
+            "threading_layer": i.get("threading_layer") or "", "source": "threadpoolctl"}
+
+
+def limit_threads(threads: int) -> int:
+    """Limit NumPy's BLAS to ``threads`` threads in this process (for the rest of its life).
+
+    Parameters
+    ----------
+    threads : int >= 1
+
+    Returns
+    -------
+    int
+        The limit now in force (as threadpoolctl reads it back).
+
+    Raises
+    ------
+    ValueError
+        For a non-integer or a value below 1.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from . import _validate as v
+
+    threads = v.integer("threads", threads, minimum=1)
+
+    import numpy  # noqa: F401
+
+    threadpool_limits(limits=threads, user_api="blas")
+    libs = _blas_libs()
+    return int(libs[0]["num_threads"]) if libs else threads
+
+
+def threads_from_env() -> int | None:
+    """The thread count named by :data:`ENV`, or ``None`` when it is unset.
+
+    Raises
+    ------
+    ValueError
+        When it is set to anything but an integer ``>= 1``.
+    """
+    raw = os.environ.get(ENV)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{ENV} must be an integer >= 1 (BLAS threads), got {raw!r}")
+    return value
+
+
+def load_warning(cpus: int | None = None) -> str | None:
+    """A one-line warning when the machine is loaded, else ``None``.
+
+    Loaded means a 1-minute load average of at least :data:`LOADED` times the cores: other
+    jobs then share the cores, wall times exceed the stated costs, and multi-threaded BLAS
+    stalls.
+
+    Parameters
+    ----------
+    cpus : int, optional
+        Cores (default ``os.cpu_count()``).
+    """
+    cpus = cpus or os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+    if load < LOADED * cpus:
+        return None
+    return (f"warning: this machine is loaded (load average {load:.2f} over the last minute on {cpus} cores); "
+            "wall times will exceed the stated costs, and BLAS threads beyond one per free core stall")
+
+
+def non_native_warning(blas: dict) -> str | None:
+    """A one-line warning when a recorded BLAS kernel is not the machine's own, else ``None``.
+
+    Parameters
+    ----------
+    blas : dict
+        As :func:`info` returns it (also from a record).
+    """
+    arch, native = blas.get("architecture") or "", blas.get("native_architecture") or ""
+    if not blas.get("coretype") and (not native or arch == native):
+        return None
+    if arch and native and arch.lower() == native.lower():
+        return None
+    return (f"recorded under OpenBLAS's {arch or blas.get('coretype')} kernel (OPENBLAS_CORETYPE="
+            f"{blas.get('coretype') or '?'}), not this machine's native {native or 'kernel'}: its timings "
+            "(batched products especially) are not those of the machine's own kernel")
