@@ -36,5 +36,20 @@ def test_size_table_and_sweep_throughput_are_measured_and_printed():
     assert set(row["batch_ms"]) == {1, 3} and row["engine_all_ms"] > 0
     text = bench._size_report(rows)
     assert "a batch of 3 costs" in text and "/plain" in text
+    assert row["sym_plain_ms"] > 0 and row["sym_engine_ms"] > 0 and "packed operator" in text
     sw = bench.sweep_throughput(points=2, workers=(1,))
     assert sw[1]["points_per_min"] > 0 and "1 worker: " in bench._sweep_report(sw)
+
+
+def test_the_plain_symmetric_reference_is_the_engines_gd():
+    """The benchmark's dense reference computes the same GD as the engine's packed one."""
+    import numpy as np
+
+    import opsense as ops
+    from opsense.tools import bench
+
+    pr = ops.make_problem(6, 6, 2, 80, psd=True, seed=1)
+    U0, _ = ops.initial_factors(6, 6, 3, 0.3, seed=0)
+    _, errs = bench._plain_symmetric(pr.operator.matrix, pr.y, pr.target.X, U0, 0.1, 200, every=10)
+    res = ops.run_gd(pr, k=3, alpha=0.3, eta=0.1, seed=0, iters=200, parameterization="symmetric")
+    assert np.max(np.abs(res.error[0, :20] - errs)) <= 1e-12 * max(errs)

@@ -17,9 +17,12 @@ Two parameterizations, with the losses and step-size conventions of the papers' 
 Runs advance together: the factors are stacked as ``(B, n, k_max)`` (zero-padded
 in ``k``; zero columns receive exactly zero gradient). Runs that share the operator
 (sweeps over ``alpha``, ``eta``, ``seed`` and ``k``) apply it with one
-matrix-matrix product; independent instances (a list of problems: other targets,
-other operators) are batched too, with one batched matrix-vector product per
-application when their operators differ. Metrics are recorded every
+matrix-matrix product (with one matrix-vector product per run for up to
+:data:`SMALL_BATCH` runs, where that is faster); independent instances (a list of
+problems: other targets, other operators) are batched too, each operator applied to
+its own runs. A symmetric operator is applied in its packed form
+(:attr:`~opsense.engine.operators.SensingOperator.packed`, ``n(n+1)/2`` entries per
+measurement): half the bytes and flops. Metrics are recorded every
 ``record_every`` iterations; iterates are never stored.
 """
 
@@ -220,9 +223,9 @@ def run_gd(problem, *, k=None, alpha=None, eta, iters: int,
     ``k``, ``alpha``, ``eta`` and ``seed`` each take a scalar or a 1-D sequence;
     sequences of equal length define the runs of the batch (length-1 values are
     broadcast). All runs share ``problem.operator``, so each iteration applies it
-    with two matrix-matrix products. A batched run gives the same curves as each
-    member run alone up to rounding: runs sharing one operator apply it with a
-    matrix-matrix product (a run alone uses matrix-vector products), which sums in
+    with two matrix-matrix products (two matrix-vector products per run for batches of up
+    to ``SMALL_BATCH = 4``, bitwise the runs alone). A larger batch gives the same curves as
+    each member run alone up to rounding: its matrix-matrix product sums in
     another order, and gradient descent carries those last-bit differences along.
     Measured (numpy 2.4 with its bundled OpenBLAS, sizes 8x7 to 50x50, k <= 10,
     300 to 2000 iterations, batches of 2 to 8, both parameterizations), relative to
