@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +114,9 @@ def _first(kind: str):
     (["report"], r"run `opsense run --all` first"),
     (["run", NAMES[0], "--threads", "0"], r"--threads must be an integer in \[1, \d+\] \(this machine's cores\), got 0"),
     (["run", NAMES[0], "--threads", "100000"], r"--threads must be an integer in \[1, \d+\]"),
+    (["run", NAMES[0], "--jobs", "2"], r"--jobs must be an integer >= 1, above 1 only with --all"),
+    (["run", "--all", "--jobs", "0"], r"--jobs must be an integer >= 1"),
+    (["run", "--all", "--jobs", "100000"], r"--jobs x --threads must not exceed this machine's \d+ cores"),
 ])
 def test_wrong_command_lines_are_refused_before_any_kernel(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv)
@@ -314,3 +319,31 @@ def test_the_engine_progress_bar_follows_the_kernels_progress_file(tmp_path, mon
     assert prog.ENV not in os.environ and not path.exists()
     with cli._engine_progress(tmp_path, stream, enabled=False, name="b1"):
         assert prog.ENV not in os.environ
+
+
+def test_run_all_with_two_jobs_runs_each_chapter_once_in_toc_order(tmp_path):
+    """``run --all --jobs 2`` on a two-chapter book: two processes at once, one BLAS thread each;
+    the report lists both chapters in the book's order, with their claims."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores")
+    book = tmp_path / "book2"
+    (book / "book").mkdir(parents=True)
+    names = [n for n in ("rip", "a4_low_rank") if n in NAMES]
+    for n in names:
+        shutil.copy(ROOT / "book" / f"{n}.ipynb", book / "book" / f"{n}.ipynb")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: book/rip\nparts:\n  - caption: Two\n    chapters:\n"
+                                   + "".join(f"      - file: book/{n}\n" for n in names[1:]))
+    out = tmp_path / "both"
+    env = {**os.environ, "OPSENSE_BOOK": str(book)}
+    proc = subprocess.run(_console_script() + ["run", "--all", "--jobs", "2", "--out", str(out), "--no-progress",
+                                               "-p", "trials", "200"],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 at a time" in proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [c["chapter"] for c in report["chapters"]] == names
+    assert all(c["status"] == "ok" for c in report["chapters"])
+    assert report["environment"]["blas"]["kernel_threads"] == 1
+    assert "--jobs 2" in report.get("command", "") or "--jobs 2" in json.dumps(report)
+    for n in names:
+        assert json.loads((out / n / "claims.json").read_text())["chapter"] == n

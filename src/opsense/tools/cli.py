@@ -589,7 +589,73 @@ def _command(args, given, raw, targets) -> str:
         words += ["--preset", given["preset"]]
     if args.out:
         words += ["--out", args.out]
+    if getattr(args, "threads", 1) != 1:
+        words += ["--threads", str(args.threads)]
+    if getattr(args, "jobs", 1) != 1:
+        words += ["--jobs", str(args.jobs)]
     return shlex.join(words)
+
+
+def _print_outcome(res, out: Path, *, every: bool) -> None:
+    """The line (and error or claims) printed when a chapter finishes."""
+    from . import report
+
+    took = f" ({res.duration_s:.1f} s)" if res.duration_s is not None else ""
+    print(f"{res.chapter}: {res.status}, {report.summary_line([res])}{took}", flush=True)
+    if res.error:
+        for text in res.error.splitlines():
+            print(f"  {text}", flush=True)
+        if res.status not in ("claims failed", "interrupted"):
+            where = f"{_rel(out)}/{res.chapter + '/' if every else ''}"
+            print(f"  see {where}{res.chapter}.ipynb and {where}kernel.log", flush=True)
+    elif not every:
+        _print_claims(res)
+
+
+def _run_parallel(targets, plan, work: Path, out: Path, *, jobs: int, timeout, command: str):
+    """``run --all --jobs N``: ``N`` chapters at once, each in a process of its own (its kernel's
+    standard error and environment are per process); results in the order of ``targets``.
+
+    Returns
+    -------
+    (list of ChapterResult, int)
+        The results of the chapters that ran (an interrupted run keeps the finished ones and marks
+        the running ones interrupted), and the exit status.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from .report import ChapterResult
+
+    print(f"running {len(targets)} chapters, {jobs} at a time (no progress bars)", file=sys.stderr, flush=True)
+    done: dict[str, object] = {}
+    interrupted = False
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_run_one, ch, plan[ch.name], work / ch.name, progress=False, timeout=timeout,
+                               command=command): ch for ch in targets}
+        for fut in as_completed(futures):
+            ch = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as err:  # noqa: BLE001 - a lost process is that chapter's error, not the run's
+                res = ChapterResult(ch.name, [], "error", None, plan[ch.name], f"the chapter's process failed: {err}")
+            done[ch.name] = res
+            _print_outcome(res, out, every=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        for fut in futures:
+            fut.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if interrupted:
+        for fut, ch in futures.items():
+            if ch.name not in done and fut.done() and not fut.cancelled() and fut.exception() is None:
+                done[ch.name] = fut.result()
+    results = [done[ch.name] for ch in targets if ch.name in done]
+    if interrupted or any(r.status == "interrupted" for r in results):
+        return results, EXIT_INTERRUPTED
+    return results, (EXIT_OK if all(r.status == "ok" for r in results) else EXIT_FAIL)
 
 
 @contextlib.contextmanager
@@ -626,6 +692,9 @@ def _cmd_run(args) -> int:
     cpus = os.cpu_count() or 1
     if not 1 <= args.threads <= cpus:
         raise UsageError(f"--threads must be an integer in [1, {cpus}] (this machine's cores), got {args.threads}")
+    if args.jobs < 1 or (args.jobs > 1 and not args.all) or args.jobs * args.threads > cpus:
+        raise UsageError(f"--jobs must be an integer >= 1, above 1 only with --all, and --jobs x --threads must not "
+                         f"exceed this machine's {cpus} cores; got --jobs {args.jobs} --threads {args.threads}")
     out = _new_folder(Path(args.out) if args.out else _default_folder("all" if args.all else targets[0].name), root,
                       force=args.force)
     record = None
@@ -648,22 +717,16 @@ def _cmd_run(args) -> int:
     with RunFolder(out, force=args.force) as work, _kernel_threads(args.threads):
         env = report.environment(root, kernel_threads=args.threads)
         write_json_atomic(work / "environment.json", env)
-        for k, ch in enumerate(targets):
+        if args.jobs > 1:
+            results, exit_code = _run_parallel(targets, plan, work, out, jobs=args.jobs, timeout=args.timeout,
+                                               command=command)
+        for k, ch in enumerate(targets if args.jobs == 1 else []):
             folder = work / ch.name if args.all else work
             if args.all:
                 print(f"[{k + 1}/{len(targets)}] {ch.name}", file=sys.stderr, flush=True)
             res = _run_one(ch, plan[ch.name], folder, progress=progress, timeout=args.timeout, command=command)
             results.append(res)
-            line = f"{ch.name}: {res.status}, {report.summary_line([res])} ({res.duration_s:.1f} s)"
-            print(line, flush=True)
-            if res.error:
-                for text in res.error.splitlines():
-                    print(f"  {text}", flush=True)
-                if res.status not in ("claims failed", "interrupted"):
-                    where = f"{_rel(out)}/{ch.name + '/' if args.all else ''}"
-                    print(f"  see {where}{ch.name}.ipynb and {where}kernel.log", flush=True)
-            elif not args.all:
-                _print_claims(res)
+            _print_outcome(res, out, every=args.all)
             if res.status == "interrupted":
                 exit_code = EXIT_INTERRUPTED
                 break
@@ -827,6 +890,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="BLAS threads of each chapter's kernel (default 1: the book's operators are small, and a "
                         "second thread stalls on a loaded machine)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="with --all: run N chapters at once, each in its own process (default 1; --jobs x "
+                        "--threads at most the cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
