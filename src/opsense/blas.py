@@ -18,7 +18,8 @@ import os
 import subprocess
 import sys
 
-__all__ = ["ENV", "info", "limit_threads", "native_architecture", "load_warning", "non_native_warning"]
+__all__ = ["ENV", "info", "limit_threads", "threads_from_env", "native_architecture", "load_warning",
+           "non_native_warning"]
 
 #: Environment variable read by :func:`opsense.configure`: the BLAS threads of a chapter's kernel.
 ENV = "OPSENSE_BLAS_THREADS"

@@ -50,6 +50,6 @@ def test_the_plain_symmetric_reference_is_the_engines_gd():
 
     pr = ops.make_problem(6, 6, 2, 80, psd=True, seed=1)
     U0, _ = ops.initial_factors(6, 6, 3, 0.3, seed=0)
-    _, errs = bench._plain_symmetric(pr.operator.matrix, pr.y, pr.target.X, U0, 0.1, 200, every=10)
+    _, _, errs = bench._plain(pr.operator.matrix, pr.y, pr.target.X, U0, None, 0.1, 200, every=10)
     res = ops.run_gd(pr, k=3, alpha=0.3, eta=0.1, seed=0, iters=200, parameterization="symmetric")
     assert np.max(np.abs(res.error[0, :20] - errs)) <= 1e-12 * max(errs)

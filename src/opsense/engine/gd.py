@@ -603,8 +603,13 @@ class _Loop:
         if self.groups is not None:
             out = np.empty((self.B, self.groups[0][0].shape[0]))
             for A, idx in self.groups:
-                out[idx] = _forward(A, flat[idx])
-            return out - self.y
+                if idx.size == 1:          # a lone run: a matrix-vector product on views, nothing copied
+                    b = int(idx[0])
+                    np.matmul(A, flat[b], out=out[b])
+                else:
+                    out[idx] = _forward(A, flat[idx])
+            out -= self.y
+            return out
         return _forward(self.A, flat) - self.y
 
     def adjoint(self, res):
@@ -613,7 +618,11 @@ class _Loop:
         if self.groups is not None:
             D = np.empty((self.B, self.groups[0][0].shape[1]))
             for A, idx in self.groups:
-                D[idx] = _adjoint(A, res[idx])
+                if idx.size == 1:
+                    b = int(idx[0])
+                    np.matmul(res[b], A, out=D[b])
+                else:
+                    D[idx] = _adjoint(A, res[idx])
         else:
             D = _adjoint(self.A, res)
         if self.packed:  # exactly symmetric

@@ -66,31 +66,21 @@ def _naive(A3, y, U, V, eta, iters):
 
 
 def _plain(A, y, Xstar, U, V, eta, iters, every=10):
-    """The reference loop: two matrix-vector products per step, the error recorded every ``every``."""
+    """The reference loop: two matrix-vector products per step, the error recorded every ``every``;
+    ``V=None`` is the symmetric parameterization (``X = U U^T``) on a symmetric operator."""
     n1, n2 = Xstar.shape
     errs = []
     for t in range(iters):
-        X = U @ V.T
+        X = U @ (U if V is None else V).T
         res = A @ X.ravel() - y
         if t % every == 0:
             errs.append(np.linalg.norm(X - Xstar))
         D = (res @ A).reshape(n1, n2)
-        U, V = U - eta * D @ V, V - eta * D.T @ U
+        if V is None:
+            U = U - eta * D @ U
+        else:
+            U, V = U - eta * D @ V, V - eta * D.T @ U
     return U, V, errs
-
-
-def _plain_symmetric(A, y, Xstar, U, eta, iters, every=10):
-    """The reference loop of the symmetric parameterization on the dense (symmetric) operator."""
-    n = Xstar.shape[0]
-    errs = []
-    for t in range(iters):
-        X = U @ U.T
-        res = A @ X.ravel() - y
-        if t % every == 0:
-            errs.append(np.linalg.norm(X - Xstar))
-        D = (res @ A).reshape(n, n)
-        U = U - eta * D @ U
-    return U, errs
 
 
 #: Sizes of the size table (n1 = n2 = n, m measurements): the book's size and paper B's, and a larger one.
@@ -148,7 +138,7 @@ def size_table(*, sizes=SIZES, batches=SIZE_BATCHES, k: int = 4, r: int = 2, rep
             TB = max(10, T // B - (T // B) % 10)
             row["batch_ms"][B] = _median_time(engine(B, TB, ()), repeats) / (TB * B) * 1e3
         ps = make_problem(n, n, r, m, psd=True, seed=seed)
-        row["sym_plain_ms"] = _median_time(lambda: _plain_symmetric(ps.operator.matrix, ps.y, ps.target.X, U0, 0.1, T),
+        row["sym_plain_ms"] = _median_time(lambda: _plain(ps.operator.matrix, ps.y, ps.target.X, U0, None, 0.1, T),
                                            repeats) / T * 1e3
         row["sym_engine_ms"] = _median_time(lambda: run_gd(ps, k=k, alpha=0.1, eta=0.1, iters=T, record_every=10,
                                                            metrics=(), parameterization="symmetric"),
