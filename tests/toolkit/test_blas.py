@@ -74,3 +74,14 @@ def test_one_thread_gives_the_same_engine_numbers():
         threadpool_limits(limits=os.cpu_count() or 1, user_api="blas")
         many = ops.run_gd(prob, k=4, alpha=[0.1] * 8, eta=0.1, seed=list(range(8)), iters=100).error
     assert np.max(np.abs(one - many)) <= 1e-12 * np.max(one)
+
+
+def test_the_report_flags_a_record_made_under_a_forced_kernel():
+    from opsense.tools.report import environment_rows
+
+    env = {"blas": {"name": "openblas", "version": "0.3.31", "architecture": "Prescott",
+                    "native_architecture": "Haswell", "coretype": "Prescott", "threads": 2, "kernel_threads": 1}}
+    rows = dict(environment_rows(env))
+    assert "native Haswell" in rows["warning"] and "Prescott kernel, 1 thread per chapter" in rows["BLAS"]
+    env["blas"].update(architecture="Haswell", coretype="")
+    assert "warning" not in dict(environment_rows(env))

@@ -331,6 +331,7 @@ def test_run_all_with_two_jobs_runs_each_chapter_once_in_toc_order(tmp_path):
     names = [n for n in ("rip", "a4_low_rank") if n in NAMES]
     for n in names:
         shutil.copy(ROOT / "book" / f"{n}.ipynb", book / "book" / f"{n}.ipynb")
+    shutil.copy(ROOT / "book" / "reproduction.json", book / "book" / "reproduction.json")   # the time estimate
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/rip\nparts:\n  - caption: Two\n    chapters:\n"
                                    + "".join(f"      - file: book/{n}\n" for n in names[1:]))
     out = tmp_path / "both"
@@ -339,7 +340,7 @@ def test_run_all_with_two_jobs_runs_each_chapter_once_in_toc_order(tmp_path):
                                                "-p", "trials", "200"],
                           capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 at a time" in proc.stderr
+    assert "2 at a time" in proc.stderr and "with 2 chapters at a time" in proc.stderr
     report = json.loads((out / "report.json").read_text())
     assert [c["chapter"] for c in report["chapters"]] == names
     assert all(c["status"] == "ok" for c in report["chapters"])

@@ -551,9 +551,11 @@ def _print_claims(res, out=sys.stdout) -> None:
             print(f"         expected: {c.expected_failure}", file=out)
 
 
-def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float) -> None:
+def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float, jobs: int = 1) -> None:
     """Refuse a run that needs more memory than the machine has, and one estimated to take longer
-    than ``max_minutes`` unless ``yes``; say the estimate otherwise."""
+    than ``max_minutes`` unless ``yes``; say the estimate otherwise. With ``jobs`` chapters at a
+    time, the ``jobs`` largest memory needs must fit together, and the time is the larger of
+    the total over ``jobs`` and the longest chapter."""
     from . import costs
 
     if max_minutes <= 0:
@@ -566,7 +568,12 @@ def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float) -> None:
             raise UsageError(f"chapter {e.chapter}: these parameters need about {costs.size(e.memory_bytes)} of "
                              f"memory (driven by {', '.join(e.drivers) or 'the sizes'}), more than this machine's "
                              f"{costs.size(memory)} allow; lower them")
-    total = sum(e.seconds for e in estimates if e.seconds is not None)
+    together = sum(sorted((e.memory_bytes for e in estimates), reverse=True)[:jobs])
+    if jobs > 1 and together > 0.8 * memory:
+        raise UsageError(f"--jobs {jobs}: the {jobs} largest chapters need about {costs.size(together)} of memory "
+                         f"together, more than this machine's {costs.size(memory)} allow; use fewer jobs")
+    times = [e.seconds for e in estimates if e.seconds is not None]
+    total = max(sum(times) / jobs, max(times, default=0.0))
     if total > 60 * max_minutes and not yes:
         slow = max(estimates, key=lambda e: e.seconds or 0.0)
         raise UsageError(f"the run is estimated to take {costs.duration(total)} (chapter {slow.chapter}: "
@@ -575,8 +582,9 @@ def _check_costs(targets, plan, root, *, yes: bool, max_minutes: float) -> None:
     if estimates:
         known = any(e.seconds is not None for e in estimates)
         peak = max(e.memory_bytes for e in estimates)
-        print(f"estimated cost: about {costs.size(peak)} of memory"
-              + (f", about {costs.duration(total)}" if known else ""), file=sys.stderr, flush=True)
+        print(f"estimated cost: about {costs.size(peak)} of memory" + (" per chapter" if jobs > 1 else "")
+              + (f", about {costs.duration(total)}" if known else "")
+              + (f" with {jobs} chapters at a time" if jobs > 1 and known else ""), file=sys.stderr, flush=True)
 
 
 def _command(args, given, raw, targets) -> str:
@@ -705,7 +713,7 @@ def _cmd_run(args) -> int:
         if not record.parent.is_dir() or not _can_write_in(record.parent) or (
                 record.exists() and not os.access(record, os.W_OK)):
             raise UsageError(f"--record {args.record}: cannot write there")
-    _check_costs(targets, plan, root, yes=args.yes, max_minutes=args.max_minutes)
+    _check_costs(targets, plan, root, yes=args.yes, max_minutes=args.max_minutes, jobs=args.jobs)
     from .. import blas
 
     loaded = blas.load_warning(cpus)
