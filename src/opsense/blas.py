@@ -1,6 +1,6 @@
 """The BLAS under NumPy: which library and kernel, how many threads, and how loaded the machine is.
 
-Everything here goes through :mod:`threadpoolctl`, which sees the BLAS that NumPy actually
+Everything here goes through ``threadpoolctl``, which sees the BLAS that NumPy actually
 loaded (its ``architecture`` is the kernel OpenBLAS chose at run time, e.g. ``"Haswell"`` or
 ``"SkylakeX"``), and limits its threads in a running process.
 

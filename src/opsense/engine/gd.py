@@ -21,7 +21,7 @@ matrix-matrix product (with one matrix-vector product per run for up to
 :data:`SMALL_BATCH` runs, where that is faster); independent instances (a list of
 problems: other targets, other operators) are batched too, each operator applied to
 its own runs. A symmetric operator is applied in its packed form
-(:attr:`~opsense.engine.operators.SensingOperator.packed`, ``n(n+1)/2`` entries per
+(:attr:`~opsense.SensingOperator.packed`, ``n(n+1)/2`` entries per
 measurement): half the bytes and flops. Metrics are recorded every
 ``record_every`` iterations; iterates are never stored.
 """

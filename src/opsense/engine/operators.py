@@ -10,7 +10,7 @@ float64 array ``matrix`` of shape ``(m, n1*n2)`` whose row ``i`` is
 * ``normal(X)``   :math:`= \\mathcal A^*\\mathcal A(X)`.
 
 A symmetric operator (every :math:`A_i` symmetric) also has a **packed** form,
-:attr:`SensingOperator.packed`: the ``n(n+1)/2`` independent entries of each :math:`A_i`
+:attr:`opsense.SensingOperator.packed`: the ``n(n+1)/2`` independent entries of each :math:`A_i`
 (its upper triangle, off-diagonal entries doubled), half the bytes and flops of ``matrix``.
 The engine applies symmetric operators in that form (:func:`pack_symmetric`,
 :func:`unpack_symmetric`).
@@ -144,10 +144,11 @@ class SensingOperator:
         """The packed form of a symmetric operator, ``(m, n(n+1)/2)``; ``None`` otherwise.
 
         Row ``i`` holds the upper triangle of :math:`A_i` (row-major, ``j <= l``, the order of
-        :func:`packed_index`) with the off-diagonal entries doubled, so that
-        :math:`\\langle A_i, X\\rangle` is ``packed[i] @ pack_symmetric(X)`` for any ``X`` (both
-        scalings are by 1 or 2, exact in floating point). Built once at first use, row block by
-        row block (no transient copy of ``matrix``), then kept (read-only) beside it.
+        :func:`opsense.engine.operators.packed_index`) with the off-diagonal entries doubled, so
+        that :math:`\\langle A_i, X\\rangle` is ``packed[i] @ pack_symmetric(X)`` for any ``X``
+        (:func:`opsense.engine.operators.pack_symmetric`; both scalings are by 1 or 2, exact in
+        floating point). Built once at first use, row block by row block (no transient copy of
+        ``matrix``), then kept (read-only) beside it.
         """
         if not self.symmetric or self.matrix is None:
             return None
@@ -242,7 +243,7 @@ def packed_index(n: int):
 def pack_symmetric(X) -> np.ndarray:
     """Packed coordinates of the symmetric part of ``X``: ``(X + X^T)/2`` on ``j <= l``.
 
-    With :attr:`SensingOperator.packed`, ``packed @ pack_symmetric(X)`` equals
+    With :attr:`opsense.SensingOperator.packed`, ``packed @ pack_symmetric(X)`` equals
     :math:`\\mathcal A(X)` for a symmetric operator (up to the order of summation).
 
     Parameters
