@@ -51,7 +51,7 @@ __all__ = ["PRESETS", "MAX_ENTRIES", "MAX_WORK", "MAX_GRAM", "MAX_STEPS", "MIN_I
 #: Parameter sets: ``book`` (20 x 30, rank 2) and ``paper`` (50 x 50, rank 3).
 PRESETS = {
     "book": dict(n1=20, n2=30, r=2, sigma=[1.0, 0.5], m=300, k_b=4, k=30, alpha_b=0.1, eta_b=0.1, iters_b=4000,
-                 alphas=[1e-3, 0.3], eta=0.25, iters=1500, epsilon=0.01,
+                 alphas=[1e-3, 0.3], eta=0.2, iters=1500, epsilon=0.01,
                  ratios=[1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 5.0], ks=[2, 4, 30], n_seeds=5, alpha_pd=1e-6,
                  iters_pd=800, tol=0.01, n_instances=5, seed=0),
     "paper": dict(n1=50, n2=50, r=3, sigma=[1.0, 0.75, 0.5], m=1500, k_b=5, k=50, alpha_b=0.1, eta_b=0.1,
