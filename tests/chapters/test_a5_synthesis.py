@@ -61,7 +61,7 @@ def test_presets_pass_the_check_inside_the_regime(preset):
     (dict(n_instances=1), "n_instances"),
     (dict(iters=1_000_000_000), "iters"),
     (dict(m=1_000_000), "m"),
-    (dict(k=5000, iters=400), "k"),
+    (dict(k=5000, iters=600), "k"),
     (dict(ks=[2, 6000]), "ks"),
     (dict(seed=-1), "seed"),
 ])
