@@ -17,16 +17,18 @@ import json
 import os
 import subprocess
 import sys
+import time
 
-__all__ = ["ENV", "info", "limit_threads", "threads_from_env", "native_architecture", "load_warning",
+__all__ = ["ENV", "info", "limit_threads", "threads_from_env", "native_architecture", "busy_cores", "load_warning",
            "non_native_warning"]
 
 #: Environment variable read by :func:`opsense.configure`: the BLAS threads of a chapter's kernel.
 ENV = "OPSENSE_BLAS_THREADS"
 #: OpenBLAS's override of its run-time kernel choice.
 CORETYPE = "OPENBLAS_CORETYPE"
-#: A machine counts as loaded when its 1-minute load average is at least this times its cores.
-LOADED = 0.75
+#: A run is warned of a loaded machine when the free cores fall short of those it needs by more
+#: than this (a busy shell or a finishing job is not a load).
+LOADED_SLACK = 0.5
 
 
 def _blas_libs() -> list[dict]:
@@ -135,27 +137,54 @@ def threads_from_env() -> int | None:
     return value
 
 
-def load_warning(cpus: int | None = None) -> str | None:
-    """A one-line warning when the machine is loaded, else ``None``.
+def _cpu_times():
+    with open("/proc/stat", encoding="ascii") as fh:
+        fields = [float(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)      # idle + iowait
+    return sum(fields[:8]), idle
 
-    Loaded means a 1-minute load average of at least :data:`LOADED` times the cores: other
-    jobs then share the cores, wall times exceed the stated costs, and multi-threaded BLAS
-    stalls.
+
+def busy_cores(interval: float = 0.25) -> float | None:
+    """Cores busy now: the machine's CPU time over ``interval`` seconds (``/proc/stat``), or the
+    1-minute load average where that file is missing; ``None`` when neither is available."""
+    try:
+        total0, idle0 = _cpu_times()
+        time.sleep(interval)
+        total1, idle1 = _cpu_times()
+        span = total1 - total0
+        if span > 0:
+            return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / span)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return None
+
+
+def load_warning(cpus: int | None = None, *, needed: int = 1) -> str | None:
+    """A one-line warning when other work leaves fewer free cores than a run needs, else ``None``.
+
+    Measured just before the run starts (:func:`busy_cores`), so it sees the jobs running now,
+    not an average that still holds a finished one. Wall times then exceed the stated costs,
+    and BLAS threads beyond the free cores stall.
 
     Parameters
     ----------
     cpus : int, optional
         Cores (default ``os.cpu_count()``).
+    needed : int, keyword-only
+        Cores the run will keep busy (chapters at a time times their BLAS threads, or workers).
     """
     cpus = cpus or os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):
+    busy = busy_cores()
+    if busy is None:
         return None
-    if load < LOADED * cpus:
+    free = cpus - busy
+    if free >= min(needed, cpus) - LOADED_SLACK:
         return None
-    return (f"warning: this machine is loaded (load average {load:.2f} over the last minute on {cpus} cores); "
-            "wall times will exceed the stated costs, and BLAS threads beyond one per free core stall")
+    return (f"warning: this machine is loaded ({busy:.1f} of {cpus} cores busy with other work, {needed} needed); "
+            "wall times will exceed the stated costs, and BLAS threads beyond the free cores stall")
 
 
 def non_native_warning(blas: dict) -> str | None:

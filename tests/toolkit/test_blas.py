@@ -55,12 +55,36 @@ def test_a_forced_kernel_is_seen_against_the_native_one(monkeypatch):
     assert blas.non_native_warning({"name": "openblas", "configuration": "Haswell"}) is None   # an older record
 
 
-def test_load_warning(monkeypatch):
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 1.0, 1.0))
-    msg = blas.load_warning(2)
-    assert msg.startswith("warning: this machine is loaded (load average 3.20") and "2 cores" in msg
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
-    assert blas.load_warning(2) is None
+def test_load_warning_counts_the_free_cores_against_those_needed(monkeypatch):
+    monkeypatch.setattr(blas, "busy_cores", lambda interval=0.25: 1.6)
+    msg = blas.load_warning(2, needed=2)
+    assert msg.startswith("warning: this machine is loaded (1.6 of 2 cores busy with other work, 2 needed)")
+    monkeypatch.setattr(blas, "busy_cores", lambda interval=0.25: 0.9)
+    assert blas.load_warning(2, needed=1) is None          # one free core is enough for one
+    assert blas.load_warning(2, needed=2) is not None
+    monkeypatch.setattr(blas, "busy_cores", lambda interval=0.25: 0.3)
+    assert blas.load_warning(2, needed=2) is None
+    monkeypatch.setattr(blas, "busy_cores", lambda interval=0.25: None)
+    assert blas.load_warning(2, needed=2) is None
+
+
+def test_busy_cores_measures_a_busy_loop():
+    import threading
+    import time
+
+    idle = blas.busy_cores(0.2)
+    assert idle is not None and 0.0 <= idle <= (os.cpu_count() or 1) + 1e-9
+    stop = time.perf_counter() + 0.6
+
+    def spin():
+        while time.perf_counter() < stop:
+            pass
+
+    th = threading.Thread(target=spin)
+    th.start()
+    busy = blas.busy_cores(0.3)
+    th.join()
+    assert busy >= 0.7                                     # at least the spinning core
 
 
 def test_one_thread_gives_the_same_engine_numbers():

@@ -716,7 +716,7 @@ def _cmd_run(args) -> int:
     _check_costs(targets, plan, root, yes=args.yes, max_minutes=args.max_minutes, jobs=args.jobs)
     from .. import blas
 
-    loaded = blas.load_warning(cpus)
+    loaded = blas.load_warning(cpus, needed=args.jobs * args.threads)
     if loaded:
         _err(loaded)
     command = _command(args, given, raw, targets)

@@ -902,7 +902,7 @@ def _check_time(seconds, n_todo, workers, *, yes: bool, max_minutes: float, peak
         print(f"estimated cost: {n_todo} points to run, about {costs.size(peak)} of memory per point"
               + (f", about {costs.duration(seconds)} on {workers} worker{'s' if workers != 1 else ''}" if seconds is not None else
                  ", time unknown (no record of the chapter)"), file=sys.stderr, flush=True)
-    loaded = blas.load_warning()
+    loaded = blas.load_warning(needed=workers)
     if loaded:
         print(loaded, file=sys.stderr, flush=True)
 
