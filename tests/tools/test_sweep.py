@@ -385,3 +385,19 @@ def test_an_unreachable_scheduler_is_a_usage_error(capsys, tmp_path, monkeypatch
                            "--connect-timeout", "1", "--out", "s")
     assert code == 2 and "--scheduler tcp://127.0.0.1:1: cannot connect" in err and "Traceback" not in err
     assert not (tmp_path / "s" / ".sweep.lock").exists() and not list((tmp_path / "s" / "points").iterdir())
+
+
+def test_a_value_refused_alone_is_accepted_with_the_grid_values_that_make_it_feasible():
+    """kappa = 3 needs a longer horizon than the preset's: refused alone, accepted with it."""
+    from opsense.tools import catalog
+
+    ch = catalog.get_chapter("x2_start", catalog.discover(ROOT))
+    with pytest.raises(sweep.SweepError, match=r"--grid kappa=3.0: .*iters must be >= \d+"):
+        sweep.plan_points(ch, "book", {"kappa": ["3.0"]}, None)
+    need = ch.module.PRESETS["book"]["iters"] * 2
+    (point,) = sweep.plan_points(ch, "book", {"kappa": ["3.0"], "iters": [str(need)], "iters_compare": [str(2 * need)]},
+                                 None)
+    assert point.parameters["kappa"] == 3.0 and point.parameters["iters"] == need
+    with pytest.raises(sweep.SweepError, match=r"--grid kappa=3.0"):   # a point that still holds it alone
+        sweep.plan_points(ch, "book", {"kappa": ["3.0"], "iters": [str(need), "1710"],
+                                       "iters_compare": [str(2 * need)]}, None)

@@ -299,11 +299,17 @@ def plan_points(chapter, preset: str, grid: dict[str, list[str]], seeds: list[in
     axes = [(name, [(raw, _parse_value(raw)) for raw in raws]) for name, raws in grid.items()]
     if seeds is not None:
         axes.append(("seed", [(str(s), s) for s in seeds]))
-    # every single value first, with the others at the preset: the message then names that value
+    # every single value first, with the others at the preset. A value refused alone may be feasible
+    # with the grid's other values (a longer horizon with a larger kappa), so its refusal is kept and
+    # given only if a point holding it is refused too: the message then names that value
+    alone: dict[tuple[str, str], SweepError] = {}
     for name, values in axes:
         for raw, value in values:
-            _validate(chapter, preset, {name: value}, {name: raw}, where=f"--grid {name}={raw}"
-                      if name in grid else f"--seeds (seed {raw})")
+            try:
+                _validate(chapter, preset, {name: value}, {name: raw}, where=f"--grid {name}={raw}"
+                          if name in grid else f"--seeds (seed {raw})")
+            except SweepError as err:
+                alone[(name, raw)] = err
     points, seen = [], {}
     names = [name for name, _ in axes]
     for combo in itertools.product(*[values for _, values in axes]):
@@ -312,7 +318,13 @@ def plan_points(chapter, preset: str, grid: dict[str, list[str]], seeds: list[in
         where = "grid point " + (", ".join(f"{k}={raw[k]}" for k in names) or "(the preset)")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutsideRegimeWarning)
-            values = _validate(chapter, preset, given, raw, where=where)
+            try:
+                values = _validate(chapter, preset, given, raw, where=where)
+            except SweepError:
+                single = next((alone[(n, raw[n])] for n in names if (n, raw[n]) in alone), None)
+                if single is not None:
+                    raise single from None
+                raise
             values.pop("preset", None)
             defaults = {p.name: p.default for p in chapter.parameters if p.name not in RESERVED}
             defaults.update(values)
