@@ -718,7 +718,7 @@ def _cmd_run(args) -> int:
 
     loaded = blas.load_warning(cpus, needed=args.jobs * args.threads)
     if loaded:
-        _err(loaded)
+        print(f"opsense: {loaded}", file=sys.stderr, flush=True)
     command = _command(args, given, raw, targets)
     progress = not args.no_progress
     results, exit_code, t0 = [], EXIT_OK, time.perf_counter()
