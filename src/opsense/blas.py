@@ -146,7 +146,20 @@ def _cpu_times():
 
 def busy_cores(interval: float = 0.25) -> float | None:
     """Cores busy now: the machine's CPU time over ``interval`` seconds (``/proc/stat``), or the
-    1-minute load average where that file is missing; ``None`` when neither is available."""
+    1-minute load average where that file is missing.
+
+    Parameters
+    ----------
+    interval : float > 0
+        Seconds to sample over.
+
+    Returns
+    -------
+    float or None
+        Busy cores (between 0 and the core count); ``None`` when neither source is available.
+    """
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not 0 < interval <= 60:
+        raise ValueError(f"interval must be a number of seconds in (0, 60], got {interval!r}")
     try:
         total0, idle0 = _cpu_times()
         time.sleep(interval)

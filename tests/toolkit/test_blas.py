@@ -85,6 +85,8 @@ def test_busy_cores_measures_a_busy_loop():
     busy = blas.busy_cores(0.3)
     th.join()
     assert busy >= 0.7                                     # at least the spinning core
+    with pytest.raises(ValueError, match="interval must be a number of seconds"):
+        blas.busy_cores(0)
 
 
 def test_one_thread_gives_the_same_engine_numbers():
